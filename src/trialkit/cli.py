@@ -1,0 +1,66 @@
+"""The ``trialkit`` command line.
+
+``trialkit demo --out DIR`` runs the whole path on the bundled example data.
+Further subcommands (``power``, ``randomise``, ``verify``, ...) are contributed
+by the stage modules: each lists a ``_cli`` module in :data:`SUBCOMMAND_MODULES`
+that defines ``add_parser(subparsers)``; the parser it adds sets ``func`` to a
+handler ``func(args) -> int`` (the exit code).
+
+User errors (:class:`trialkit.errors.TrialkitError`) print one line on stderr
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from trialkit._version import __version__
+from trialkit.errors import TrialkitError
+
+__all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
+
+#: Modules that add subcommands; each defines ``add_parser(subparsers)``.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "trialkit._demo_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``trialkit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="trialkit",
+        description=(
+            "Design, randomise and evaluate trials of employment services: power, "
+            "randomisation, matched controls, difference-in-differences and five-year "
+            "register follow-up."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"trialkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trialkit`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except TrialkitError as exc:
+        print(f"trialkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"trialkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
