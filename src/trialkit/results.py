@@ -59,6 +59,8 @@ def jsonable(obj: Any) -> Any:
     """
     if obj is None or isinstance(obj, (bool, str)):
         return obj
+    if obj is pd.NaT or obj is pd.NA:
+        return None
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -82,8 +84,6 @@ def jsonable(obj: Any) -> Any:
         return str(obj)
     if isinstance(obj, np.datetime64):
         return None if np.isnat(obj) else str(obj)
-    if obj is pd.NaT or obj is pd.NA:
-        return None
     if isinstance(obj, np.ndarray):
         return [jsonable(v) for v in obj.tolist()]
     if isinstance(obj, Mapping):
