@@ -96,9 +96,9 @@ def require_binary(data: pd.DataFrame, column: str, *, name: str = "data") -> No
     """The column must hold only 0/1 (or False/True), missing values aside."""
     s = data[column].dropna()
     vals = pd.unique(s)
-    ok = set(np.asarray(vals).tolist()) <= {0, 1, True, False}
+    ok = set(np.asarray(vals).tolist()) <= {0, 1}
     if not ok:
-        bad = [v for v in vals if v not in (0, 1, True, False)]
+        bad = [v for v in vals if v not in (0, 1)]
         raise DataError(
             f"column {column!r} of `{name}` must be binary (0/1 or False/True); "
             f"found {len(bad)} other values such as {_preview(bad)}"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 
-SeedLike = Union[int, np.integer, np.random.Generator, np.random.SeedSequence, None]
+SeedLike = int | np.integer | np.random.Generator | np.random.SeedSequence | None
 """Anything :func:`trialkit._rng.as_generator` accepts."""
 
-Columns = Union[str, Sequence[str], None]
+Columns = str | Sequence[str] | None
 """One column name, several, or none."""
 
-ArrayLike = Union[float, Sequence[float], np.ndarray]
+ArrayLike = float | Sequence[float] | np.ndarray
 """A scalar or an array of scalars (power curves accept arrays)."""
