@@ -1,0 +1,314 @@
+"""Build a self-contained HTML report and a results JSON from result objects."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trialkit._version import __version__
+from trialkit.errors import DataError, DesignError
+from trialkit.results import Result, jsonable
+
+__all__ = ["Section", "Report", "build_report", "suppress_small_counts"]
+
+#: Column names treated as counts of people (suppressed below ``min_count``).
+COUNT_COLUMNS = re.compile(
+    r"^(n|n_.*|.*_n|count|counts|.*_count|at_risk|events|n_treated|n_control|persons|clients)$"
+)
+#: Column names that identify a person: never written.
+PERSON_ID_COLUMNS = re.compile(r"^(person_id|personal_id|hetu|ssn|henkilotunnus)$", re.I)
+
+SUPPRESSED = "<{k}"
+
+
+def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
+    """Replace counts in ``1 .. min_count - 1`` by the text ``"<min_count"``.
+
+    Count columns are recognised by name (``n``, ``n_*``, ``*_count``,
+    ``at_risk``, ``events``, ...). Zero is kept (it discloses nothing about a
+    person). Index levels with count names are treated the same way. A frame
+    with a person-identifier column is refused.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A results table.
+    min_count : int
+        Smallest count that may be shown (default 5).
+
+    Returns
+    -------
+    DataFrame
+        A copy; suppressed cells become strings such as ``"<5"``.
+
+    Raises
+    ------
+    DataError
+        If the table has a person-identifier column such as ``person_id``.
+
+    Examples
+    --------
+    >>> suppress_small_counts(pd.DataFrame({"estimate": [0.1, 0.2], "n": [3, 40]}))
+      estimate   n
+    0      0.1  <5
+    1      0.2  40
+    """
+    out = frame.reset_index() if any(nm is not None for nm in frame.index.names) else frame.copy()
+    bad = [c for c in out.columns if PERSON_ID_COLUMNS.match(str(c))]
+    if bad:
+        raise DataError(
+            f"a report table holds the person identifier column {bad[0]!r}; "
+            "reports never contain person-level rows"
+        )
+    for col in out.columns:
+        if not COUNT_COLUMNS.match(str(col)):
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        small = (values > 0) & (values < min_count)
+        if small.any():
+            out[col] = out[col].astype(object)
+            out.loc[small, col] = SUPPRESSED.format(k=min_count)
+    if any(nm is not None for nm in frame.index.names):
+        names = [nm for nm in frame.index.names if nm is not None]
+        out = out.set_index(names)
+    return out
+
+
+def _suppress_json(obj: Any, *, min_count: int, key: str | None = None) -> Any:
+    if isinstance(obj, Mapping):
+        if any(PERSON_ID_COLUMNS.match(str(k)) for k in obj):
+            raise DataError("results JSON would hold a person identifier; refused")
+        return {k: _suppress_json(v, min_count=min_count, key=str(k)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_suppress_json(v, min_count=min_count, key=key) for v in obj]
+    if (
+        key is not None
+        and COUNT_COLUMNS.match(key)
+        and isinstance(obj, (int, float))
+        and not isinstance(obj, bool)
+        and 0 < obj < min_count
+    ):
+        return SUPPRESSED.format(k=min_count)
+    return obj
+
+
+def _suppress_figure_text(fig: Any, *, min_count: int) -> int:
+    """Replace integer labels below ``min_count`` in a figure's texts (at-risk tables)."""
+    changed = 0
+    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+        s = text.get_text().strip()
+        if re.fullmatch(r"[1-9]\d*", s) and int(s) < min_count:
+            text.set_text(SUPPRESSED.format(k=min_count))
+            changed += 1
+    return changed
+
+
+@dataclass
+class Section:
+    """One section of a report.
+
+    Parameters
+    ----------
+    title : str
+        Heading.
+    text : str
+        Paragraphs (plain text; blank lines separate paragraphs).
+    results : mapping of str to Result
+        Results shown as tables (``to_frame()``) and written to results JSON.
+    tables : mapping of str to DataFrame
+        Further tables (e.g. estimate vs truth), already aggregated.
+    figures : sequence of (caption, Figure)
+        Matplotlib figures; the caption is also the image's alt text.
+    """
+
+    title: str
+    text: str = ""
+    results: Mapping[str, Result] = field(default_factory=dict)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    figures: Sequence[tuple[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`build_report` wrote."""
+
+    html_path: Path
+    json_path: Path
+    figure_paths: tuple[Path, ...]
+    n_suppressed: int
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #2b6cb0}h2{margin-top:2em;color:#2b6cb0}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f0f4f8}
+td.l,th.l{text-align:left}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
+img{max-width:100%;height:auto}.meta{color:#666;font-size:.85em}
+"""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return ""
+        return f"{v:.4g}"
+    if isinstance(v, (pd.Timestamp, _dt.date)):
+        return str(v.date()) if isinstance(v, pd.Timestamp) else str(v)
+    return str(v)
+
+
+def _table_html(frame: pd.DataFrame, caption: str) -> str:
+    frame = frame.reset_index() if any(nm is not None for nm in frame.index.names) else frame
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = "".join(
+            f'<td class="l">{html.escape(_fmt(v))}</td>'
+            if isinstance(v, str)
+            else f"<td>{html.escape(_fmt(v))}</td>"
+            for v in rec
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def build_report(
+    sections: Sequence[Section],
+    out: str | Path,
+    *,
+    title: str = "trialkit evaluation report",
+    min_count: int = 5,
+    extra_json: Mapping[str, Any] | None = None,
+) -> Report:
+    """Write ``report.html`` (self-contained), ``results.json`` and the figures into ``out``.
+
+    Parameters
+    ----------
+    sections : sequence of Section
+        The report's sections in order.
+    out : path
+        Output directory (created).
+    title : str
+        Title of the report.
+    min_count : int
+        Counts in ``1 .. min_count - 1`` are suppressed everywhere (default 5).
+    extra_json : mapping, optional
+        Further JSON-safe entries of ``results.json`` (e.g. estimates next to truth).
+
+    Returns
+    -------
+    Report
+        Paths written and the number of suppressed cells.
+
+    Raises
+    ------
+    DataError
+        If any table would write a person identifier.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trialkit.results import effect_table
+    >>> r = effect_table([0.03], [0.01], index=["treatment"], n=[400], method="dim", n_obs=400)
+    >>> rep = build_report([Section("Effect", results={"ITT": r})], tempfile.mkdtemp())
+    >>> rep.html_path.name
+    'report.html'
+    """
+    if not isinstance(min_count, int) or min_count < 1:
+        raise DesignError(f"`min_count` must be a positive integer; got {min_count!r}")
+    out_dir = Path(out)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    n_suppressed = 0
+    body: list[str] = []
+    results_json: dict[str, Any] = {}
+    figure_paths: list[Path] = []
+    for s_i, sec in enumerate(sections, start=1):
+        body.append(f"<section><h2>{html.escape(sec.title)}</h2>")
+        for para in (p.strip() for p in sec.text.split("\n\n")):
+            if para:
+                body.append(f"<p>{html.escape(para)}</p>")
+        sec_json: dict[str, Any] = {}
+        for label, res in sec.results.items():
+            try:
+                frame = res.to_frame()
+            except NotImplementedError:
+                frame = None
+            if frame is not None:
+                safe = suppress_small_counts(frame, min_count=min_count)
+                n_suppressed += int(
+                    (safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum()
+                )
+                body.append(_table_html(safe, label))
+            meta = f"method: {res.method}; observations: {_fmt(res.n_obs) if res.n_obs >= min_count or res.n_obs == 0 else SUPPRESSED.format(k=min_count)}"
+            if res.excluded:
+                meta += "; excluded: " + "; ".join(
+                    f"{e.reason} ({e.n if e.n >= min_count else SUPPRESSED.format(k=min_count)})"
+                    for e in res.excluded
+                )
+            body.append(f'<p class="meta">{html.escape(meta)}</p>')
+            sec_json[label] = res.to_dict()
+        for label, frame in sec.tables.items():
+            safe = suppress_small_counts(frame, min_count=min_count)
+            n_suppressed += int((safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum())
+            body.append(_table_html(safe, label))
+            sec_json[label] = jsonable(frame)
+        for f_i, (caption, fig) in enumerate(sec.figures, start=1):
+            n_suppressed += _suppress_figure_text(fig, min_count=min_count)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+            png = buf.getvalue()
+            path = fig_dir / f"fig{s_i:02d}_{f_i:02d}.png"
+            path.write_bytes(png)
+            figure_paths.append(path)
+            b64 = base64.b64encode(png).decode("ascii")
+            alt = html.escape(caption, quote=True)
+            body.append(
+                f'<figure><img src="data:image/png;base64,{b64}" alt="{alt}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
+        body.append("</section>")
+        results_json[sec.title] = sec_json
+    payload: dict[str, Any] = {
+        "title": title,
+        "trialkit_version": __version__,
+        "min_count": min_count,
+        "sections": results_json,
+    }
+    if extra_json:
+        payload.update(jsonable(dict(extra_json)))
+    payload = _suppress_json(jsonable(payload), min_count=min_count)
+    json_path = out_dir / "results.json"
+    json_path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+        f"<style>{_CSS}</style></head><body><main><h1>{html.escape(title)}</h1>"
+        f'<p class="meta">trialkit {__version__}; generated {stamp}; counts below {min_count} suppressed.</p>'
+        + "".join(body)
+        + "</main></body></html>\n"
+    )
+    html_path = out_dir / "report.html"
+    html_path.write_text(doc, encoding="utf-8")
+    return Report(
+        html_path=html_path,
+        json_path=json_path,
+        figure_paths=tuple(figure_paths),
+        n_suppressed=n_suppressed,
+    )
