@@ -1,0 +1,400 @@
+"""Declare a trial before it starts: :class:`TrialDesign` and its pre-analysis plan.
+
+The evaluation of the 2017-2018 Finnish trials found that "randomisation or
+control groups are very hard to arrange afterwards". A :class:`TrialDesign`
+states everything up front -- population and eligibility, unit of
+randomisation, arms and ratio, strata, clusters, outcomes with horizons,
+estimands and estimators, alpha and multiplicity rule, follow-up length -- and
+produces a content-hashed :class:`PreAnalysisPlan`. After follow-up,
+:meth:`TrialDesign.deviations` compares what is analysed with what was
+planned, so any change (an outcome swapped, a horizon moved, alpha relaxed)
+is flagged rather than hidden.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from trialkit._checks import as_list, check_choice, require_columns, require_frame
+from trialkit._version import __version__
+from trialkit.errors import DataError, DesignError
+from trialkit.results import Exclusion, jsonable
+
+__all__ = ["Outcome", "TrialDesign", "PreAnalysisPlan", "Deviation"]
+
+OutcomeKind = Literal["binary", "continuous", "count", "duration"]
+Unit = Literal["person", "cluster"]
+Multiplicity = Literal["none", "bonferroni", "holm"]
+_KINDS = ("binary", "continuous", "count", "duration")
+_MULTIPLICITY = ("none", "bonferroni", "holm")
+_ESTIMATORS = ("difference_in_means", "lin", "cox", "rmst", "km")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """One declared outcome.
+
+    Parameters
+    ----------
+    name : str
+        Outcome name as computed by the follow-up module (e.g. ``"employed"``,
+        ``"days_employed"``) or a column of the analysis data.
+    kind : {"binary", "continuous", "count", "duration"}
+    horizon : int, optional
+        Months after origin at which it is measured (e.g. 12, 60).
+    primary : bool
+        Primary outcomes carry the multiplicity correction and the power analysis.
+    estimator : str
+        ``"difference_in_means"``, ``"lin"`` (covariate-adjusted), ``"cox"``,
+        ``"rmst"`` or ``"km"``.
+    expected_effect : float, optional
+        Effect the trial is powered for (outcome units; for binary outcomes a
+        difference in proportions).
+    baseline : float, optional
+        Control-group mean (binary: proportion) used for power.
+    sd : float, optional
+        Outcome standard deviation (continuous outcomes) used for power.
+    """
+
+    name: str
+    kind: OutcomeKind = "binary"
+    horizon: int | None = None
+    primary: bool = False
+    estimator: str = "lin"
+    expected_effect: float | None = None
+    baseline: float | None = None
+    sd: float | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, _KINDS)
+        check_choice("estimator", self.estimator, _ESTIMATORS)
+        if self.horizon is not None and (not isinstance(self.horizon, int) or self.horizon <= 0):
+            raise DesignError(
+                f"`horizon` must be a positive number of months; got {self.horizon!r}"
+            )
+
+    @property
+    def label(self) -> str:
+        """``name`` with its horizon, e.g. ``employed_12m``."""
+        return f"{self.name}_{self.horizon}m" if self.horizon else self.name
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A difference between the pre-analysis plan and what is analysed."""
+
+    field: str
+    planned: Any
+    actual: Any
+
+    def __str__(self) -> str:
+        return f"DEVIATION in {self.field}: planned {self.planned!r}, analysed {self.actual!r}"
+
+
+@dataclass(frozen=True)
+class PreAnalysisPlan:
+    """A content-hashed pre-analysis plan (JSON and Markdown).
+
+    ``sha256`` is the hash of the canonical JSON of ``content`` (sorted keys,
+    no whitespace); publish it (or register it) before the trial starts, and
+    anyone can later check that the plan was not changed.
+    """
+
+    content: Mapping[str, Any]
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plan content plus its hash (JSON-safe)."""
+        return {"plan": jsonable(self.content), "sha256": self.sha256}
+
+    def to_json(self, path: str | None = None) -> str:
+        """The plan as JSON; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, text: str) -> PreAnalysisPlan:
+        """Read a plan written by :meth:`to_json`; raises if its hash does not match."""
+        d = json.loads(text)
+        plan = cls(content=d["plan"], sha256=d["sha256"])
+        if _hash(d["plan"]) != d["sha256"]:
+            raise DataError(
+                "pre-analysis plan was edited after it was hashed: sha256 does not match its content"
+            )
+        return plan
+
+    def to_markdown(self) -> str:
+        """A readable plan for publication."""
+        c = self.content
+        lines = [
+            f"# Pre-analysis plan: {c['title']}",
+            "",
+            f"*trialkit {c['trialkit_version']}; plan hash (SHA-256) `{self.sha256}`*",
+            "",
+            "## Population and eligibility",
+            "",
+            f"{c['population']}",
+            "",
+            f"Eligibility rule: `{c['eligibility'] or 'everyone in the data'}`",
+            "",
+            "## Assignment",
+            "",
+            f"- unit of randomisation: {c['unit']}"
+            + (f" (clusters: `{c['cluster']}`)" if c["cluster"] else ""),
+            f"- arms and ratio: {', '.join(f'{a} {r:g}' for a, r in c['arms'].items())}",
+            f"- strata: {', '.join(c['strata']) or 'none'}",
+            f"- mechanism: {c['method']}",
+            "",
+            "## Outcomes",
+            "",
+            "| outcome | kind | horizon (months) | primary | estimator | expected effect |",
+            "|---|---|---|---|---|---|",
+        ]
+        for o in c["outcomes"]:
+            lines.append(
+                f"| {o['name']} | {o['kind']} | {o['horizon'] or ''} | {'yes' if o['primary'] else 'no'} "
+                f"| {o['estimator']} | {'' if o['expected_effect'] is None else o['expected_effect']} |"
+            )
+        lines += [
+            "",
+            "## Inference",
+            "",
+            f"- significance level alpha = {c['alpha']}, two-sided; target power {c['power']}",
+            f"- multiplicity rule across primary outcomes: {c['multiplicity']}",
+            f"- covariates for adjustment: {', '.join(c['covariates']) or 'none'}",
+            f"- follow-up: {c['follow_up_months']} months from {c['origin']}",
+        ]
+        if c.get("randomisation_certificate"):
+            cert = c["randomisation_certificate"]
+            lines += [
+                "",
+                "## Randomisation certificate",
+                "",
+                "```json",
+                json.dumps(cert, indent=2, sort_keys=True),
+                "```",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _hash(content: Mapping[str, Any]) -> str:
+    canon = json.dumps(jsonable(content), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialDesign:
+    """A trial declared before it starts.
+
+    Parameters
+    ----------
+    title : str
+        Name of the trial.
+    population : str
+        Who the trial is about, in words.
+    eligibility : str, optional
+        A :meth:`pandas.DataFrame.query` expression selecting eligible persons,
+        e.g. ``"duration_months >= 12"`` (the long-term unemployed).
+    unit : {"person", "cluster"}
+        Unit of randomisation; ``"cluster"`` needs ``cluster``.
+    id : str
+        Person identifier column.
+    arms : mapping of str to float
+        Arms and their allocation ratio; the first arm is the control.
+    strata : sequence of str
+        Stratification columns.
+    cluster : str, optional
+        Cluster column (municipality, office) for cluster designs.
+    method : str
+        Randomisation mechanism passed to :func:`trialkit.randomise`.
+    outcomes : sequence of Outcome
+        Declared outcomes; at least one primary.
+    covariates : sequence of str
+        Baseline covariates for the covariate-adjusted (Lin) estimator.
+    alpha, power : float
+        Significance level and target power.
+    multiplicity : {"none", "bonferroni", "holm"}
+        Correction across primary outcomes.
+    follow_up_months : int
+        Length of register follow-up (the report asks for five years).
+    origin : str
+        Column with the date follow-up starts.
+
+    Examples
+    --------
+    >>> d = TrialDesign(title="Lapland LTU trial", population="12+ months unemployed in Lapland",
+    ...                 eligibility="duration_months >= 12", strata=("duration_band",),
+    ...                 outcomes=(Outcome(name="employed", horizon=12, primary=True,
+    ...                                   expected_effect=0.03, baseline=0.25),))
+    >>> len(d.plan().sha256)
+    64
+    """
+
+    title: str
+    population: str
+    eligibility: str | None = None
+    unit: Unit = "person"
+    id: str = "person_id"
+    arms: Mapping[str, float] = field(default_factory=lambda: {"control": 1.0, "treatment": 1.0})
+    strata: Sequence[str] = ()
+    cluster: str | None = None
+    method: str = "complete"
+    outcomes: Sequence[Outcome] = ()
+    covariates: Sequence[str] = ()
+    alpha: float = 0.05
+    power: float = 0.8
+    multiplicity: Multiplicity = "holm"
+    follow_up_months: int = 60
+    origin: str = "origin"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arms", dict(self.arms))
+        object.__setattr__(self, "strata", tuple(as_list(self.strata)))
+        object.__setattr__(self, "covariates", tuple(as_list(self.covariates)))
+        object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        check_choice("unit", self.unit, ("person", "cluster"))
+        check_choice("multiplicity", self.multiplicity, _MULTIPLICITY)
+        if len(self.arms) < 2:
+            raise DesignError(f"`arms` must name at least two arms; got {list(self.arms)}")
+        if any(not (isinstance(r, (int, float)) and r > 0) for r in self.arms.values()):
+            raise DesignError(
+                f"allocation ratios in `arms` must be positive numbers; got {self.arms}"
+            )
+        if self.unit == "cluster" and not self.cluster:
+            raise DesignError(
+                "`unit='cluster'` needs `cluster`, the cluster column (e.g. 'municipality')"
+            )
+        if not 0 < self.alpha < 1 or not 0 < self.power < 1:
+            raise DesignError(
+                f"`alpha` and `power` must be in (0, 1); got {self.alpha!r}, {self.power!r}"
+            )
+        if not self.outcomes or not any(o.primary for o in self.outcomes):
+            raise DesignError("declare at least one outcome with primary=True")
+        labels = [o.label for o in self.outcomes]
+        if len(set(labels)) != len(labels):
+            raise DesignError(f"outcomes are declared twice: {labels}")
+        if self.follow_up_months <= 0:
+            raise DesignError(f"`follow_up_months` must be positive; got {self.follow_up_months!r}")
+
+    @property
+    def primary(self) -> tuple[Outcome, ...]:
+        """The primary outcomes."""
+        return tuple(o for o in self.outcomes if o.primary)
+
+    @property
+    def control(self) -> str:
+        """The control arm (the first arm)."""
+        return next(iter(self.arms))
+
+    def _content(self, certificate: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "trialkit_version": __version__,
+            "population": self.population,
+            "eligibility": self.eligibility,
+            "unit": self.unit,
+            "id": self.id,
+            "arms": {k: float(v) for k, v in self.arms.items()},
+            "strata": list(self.strata),
+            "cluster": self.cluster,
+            "method": self.method,
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "covariates": list(self.covariates),
+            "alpha": self.alpha,
+            "power": self.power,
+            "multiplicity": self.multiplicity,
+            "follow_up_months": self.follow_up_months,
+            "origin": self.origin,
+            "randomisation_certificate": dict(certificate) if certificate else None,
+        }
+
+    def plan(self, *, certificate: Mapping[str, Any] | None = None) -> PreAnalysisPlan:
+        """The content-hashed pre-analysis plan (include the randomisation certificate once drawn)."""
+        content = self._content(certificate)
+        return PreAnalysisPlan(content=jsonable(content), sha256=_hash(content))
+
+    def eligible(self, persons: pd.DataFrame) -> tuple[pd.DataFrame, tuple[Exclusion, ...]]:
+        """Persons meeting the eligibility rule, and how many were not eligible.
+
+        Raises
+        ------
+        DataError
+            If the rule refers to a column that ``persons`` lacks.
+        """
+        require_frame(persons, name="persons")
+        if not self.eligibility:
+            return persons, ()
+        try:
+            mask = persons.eval(self.eligibility)
+        except Exception as exc:  # pandas raises several types for a bad expression
+            raise DataError(
+                f"eligibility rule {self.eligibility!r} cannot be evaluated on `persons`: {exc}; "
+                f"available columns: {list(persons.columns)}"
+            ) from exc
+        mask = pd.Series(mask, index=persons.index).fillna(False).astype(bool)
+        n_out = int((~mask).sum())
+        excluded = (
+            (Exclusion(reason=f"not eligible ({self.eligibility})", n=n_out),) if n_out else ()
+        )
+        return persons.loc[mask], excluded
+
+    def randomise(self, persons: pd.DataFrame, *, seed: Any = None) -> Any:
+        """Randomise the eligible persons (or their clusters) as declared; returns the assignment."""
+        from trialkit.randomisation import randomise
+
+        eligible, _ = self.eligible(persons)
+        require_columns(eligible, [self.id, *self.strata, *as_list(self.cluster)], name="persons")
+        return randomise(
+            eligible,
+            id=self.id,
+            arms=dict(self.arms),
+            strata=list(self.strata) or None,
+            cluster=self.cluster,
+            method=self.method,
+            seed=seed,
+        )
+
+    def deviations(
+        self, plan: PreAnalysisPlan, *, analysed: TrialDesign | None = None
+    ) -> list[Deviation]:
+        """Fields of the analysis that differ from the plan (empty when it was followed).
+
+        Parameters
+        ----------
+        plan : PreAnalysisPlan
+            The plan published before the trial.
+        analysed : TrialDesign, optional
+            The design as actually analysed (default: ``self``).
+        """
+        if _hash(plan.content) != plan.sha256:
+            raise DataError(
+                "the pre-analysis plan's content does not match its hash: it was edited"
+            )
+        now = jsonable((analysed or self)._content())
+        before = dict(plan.content)
+        out: list[Deviation] = []
+        for key in now:
+            if key in ("trialkit_version", "randomisation_certificate"):
+                continue
+            if key == "outcomes":
+                p = {(o["name"], o["horizon"]): o for o in before.get("outcomes", [])}
+                a = {(o["name"], o["horizon"]): o for o in now["outcomes"]}
+                for k in sorted(set(p) | set(a), key=str):
+                    if p.get(k) != a.get(k):
+                        out.append(
+                            Deviation(
+                                field=f"outcome {k[0]}@{k[1]}", planned=p.get(k), actual=a.get(k)
+                            )
+                        )
+            elif before.get(key) != now[key]:
+                out.append(Deviation(field=key, planned=before.get(key), actual=now[key]))
+        return out
