@@ -559,21 +559,21 @@ def cluster_vcov(
     cluster: np.ndarray,
     *,
     n_absorbed: int = 0,
-    nested: bool = True,
 ) -> np.ndarray:
     r"""CR1 cluster-robust covariance (Liang & Zeger 1986; Stata small-sample factor).
 
     .. math:: \widehat V = \frac{G}{G-1}\frac{N-1}{N-K}(X'X)^{-1}\Big(\sum_g X_g'u_g u_g'X_g\Big)(X'X)^{-1}
 
-    With absorbed fixed effects nested in the clusters (unit effects, clusters of units),
-    :math:`K` counts only the slope coefficients, as Stata ``xtreg, fe`` / linearmodels do.
+    Absorbed fixed effects nested in the clusters (unit effects when clusters are units or
+    groups of units) are not counted in :math:`K`; the ``n_absorbed`` levels of other absorbed
+    effects (the period effects) are, as fixest / pyfixest do by default (``fixef_k="nested"``).
     """
     n, k = x.shape
     n_cl = int(cluster.max()) + 1
     scores = np.zeros((n_cl, k))
     np.add.at(scores, cluster, x * resid[:, None])
     meat = scores.T @ scores
-    kk = k + (0 if nested else n_absorbed)
+    kk = k + n_absorbed
     factor = n_cl / (n_cl - 1) * (n - 1) / (n - kk)
     return factor * xtx_inv @ meat @ xtx_inv
 
@@ -642,7 +642,7 @@ def wild_t_draws(
         xfit[None, :, :] + v[:, :, None] * xu[None, :, :] - np.einsum("gkl,bl->bgk", xgxg, beta)
     )
     a = scores @ xtx_inv[:, j]  # (B, G)
-    factor = n_cl / (n_cl - 1) * (n - 1) / (n - k)
+    factor = n_cl / (n_cl - 1) * (n - 1) / (n - k - n_absorbed)
     se = np.sqrt(factor * (a**2).sum(axis=1))
     return beta[:, j] / se
 

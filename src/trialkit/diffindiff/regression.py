@@ -211,9 +211,25 @@ def fit_regression(
             ps = int(starts[0])
         else:
             ps = int(panel.axis.to_index(pd.Series([post_start]), column="post_start")[0])
+        keep_u = (g == ps) | (g == _core.NEVER)
+        if not (g[keep_u] == ps).any() or not (g[keep_u] == _core.NEVER).any():
+            raise DataError(
+                "method='two_by_two' needs units first treated at `post_start` and never-treated units"
+            )
+        if (~keep_u).any():
+            extra["excluded_units_other_starts"] = int((~keep_u).sum())
+        y = y[keep_u]
+        g = g[keep_u]
+        cl_unit = pd.factorize(cl_unit[keep_u], sort=True)[0].astype(np.int64)
+        n_cl = int(cl_unit.max()) + 1
+        n = g.size
         post = (t_idx >= ps).astype(float)
-        d = treated[:, None].astype(float) * post[None, :]
-        xs = [d[:, :, None]]
+        tr = (g == ps).astype(float)
+        ones = np.ones((n, T))
+        cols2 = [tr[:, None] * post[None, :], tr[:, None] * ones, post[None, :] * ones, ones]
+        xs = [np.stack(cols2, axis=2)]
+        if panel.x is not None:
+            xs.append(panel.x[keep_u])
         names = ["treated:post"]
         index_name = "term"
         extra["post_start"] = panel.axis.label(ps)
@@ -267,7 +283,7 @@ def fit_regression(
         ]
     else:  # pragma: no cover - guarded by the caller
         raise DesignError(f"unknown method {method!r}")
-    if panel.x is not None:
+    if panel.x is not None and method != "two_by_two":
         xs.append(
             panel.x
             if method != "sun_abraham" or extra.get("control_cohort") is None
@@ -275,8 +291,15 @@ def fit_regression(
         )
     z = np.concatenate(xs, axis=2)  # (n, T, k)
     k_all = z.shape[2]
-    yd = _two_way_demean(y).reshape(-1)
-    zd = _two_way_demean(z).reshape(-1, k_all)
+    if method == "two_by_two":
+        # canonical pooled regression y = a + b treat + c post + d treat*post + X'g
+        yd = y.reshape(-1)
+        zd = z.reshape(-1, k_all)
+        n_absorbed = 0
+    else:
+        yd = _two_way_demean(y).reshape(-1)
+        zd = _two_way_demean(z).reshape(-1, k_all)
+        n_absorbed = y.shape[1]
     cl = np.repeat(cl_unit, y.shape[1])
     beta, resid, xtx_inv = _core.ols(yd, zd)
     n_obs = yd.size
@@ -285,7 +308,7 @@ def fit_regression(
             "the regressors are collinear after absorbing unit and period effects; "
             "bin the event window (leads=, lags=) or add never-treated units"
         )
-    vcov = _core.cluster_vcov(zd, resid, xtx_inv, cl)
+    vcov = _core.cluster_vcov(zd, resid, xtx_inv, cl, n_absorbed=n_absorbed)
     n_main = len(names) if weights_iw is None else weights_iw.shape[1]
     b_main = beta[:n_main]
     v_main = vcov[:n_main, :n_main]
@@ -318,7 +341,9 @@ def fit_regression(
         ci_low = np.empty(n_main)
         ci_high = np.empty(n_main)
         for j in range(n_main):
-            p[j], ci_low[j], ci_high[j] = _wild_inference(yd, zd, j, cl, v, beta[j], se[j], alpha)
+            p[j], ci_low[j], ci_high[j] = _wild_inference(
+                yd, zd, j, cl, v, beta[j], se[j], alpha, n_absorbed
+            )
         extra["n_boot"] = n_boot
         extra["bootstrap_weights"] = bootstrap_weights
     elif inference == "randomisation":
@@ -335,13 +360,7 @@ def fit_regression(
         perms = np.vstack(
             map_replications(fn, nb, seed=ss, backend=backend, n_jobs=n_jobs, desc="permutations")
         )
-        ps_idx = (
-            None
-            if method == "twfe"
-            else int(np.unique(g[treated])[0])
-            if post_start is None
-            else ps
-        )
+        ps_idx = ps if method == "two_by_two" else None
         null = _permutation_stats(y, g_cl, cl_unit, perms, method, ps_idx)
         obs = float(beta[0])
         p = np.array([(1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + null.size)])
@@ -407,7 +426,9 @@ def _wild_inference(
     def pval(c: float) -> float:
         yc = yd - c * zd[:, j]
         parts = _core.wild_restricted_setup(yc, zd, j, cl)
-        tstar = _core.wild_t_draws(zd, j, cl, parts["fit_r"], parts["u_r"], xtx_inv, v)
+        tstar = _core.wild_t_draws(
+            zd, j, cl, parts["fit_r"], parts["u_r"], xtx_inv, v, n_absorbed=n_absorbed
+        )
         t_obs = (bj - c) / sej
         return float(np.mean(np.abs(tstar) >= abs(t_obs)))
 
