@@ -1,0 +1,408 @@
+"""Numerics of randomisation: id hashing, allocation, variance estimators, permutation draws.
+
+Pure functions, numpy in and numpy out. The classes in :mod:`assignment`,
+:mod:`estimators`, :mod:`balance` and :mod:`inference` validate inputs and
+assemble results around them.
+
+Notation follows the papers cited in each docstring: ``n_s`` units in stratum
+``s``, arms ``j = 0 .. k-1`` with integer ratios ``r_j`` (block length
+``B = sum_j r_j``), ``z`` arm codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from math import gcd
+
+import numpy as np
+
+__all__ = [
+    "mix64",
+    "keyed_uniform_keys",
+    "integer_ratios",
+    "balanced_sequence",
+    "stratified_counts",
+    "assign_by_counts",
+    "bernoulli_codes",
+    "sha256_arrays",
+    "ols_robust",
+    "neyman_dim",
+    "blocked_dim",
+    "linear_statistic_coefficients",
+    "permute_within",
+]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+# ---------------------------------------------------------------------------
+# hashing
+# ---------------------------------------------------------------------------
+def mix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser (Steele, Lea & Flood 2014) applied elementwise.
+
+    A bijection of ``uint64`` with good avalanche; arithmetic wraps modulo 2**64.
+    """
+    z = np.asarray(x, dtype=np.uint64) + _GOLDEN
+    z = z ^ (z >> np.uint64(30))
+    z = z * _M1
+    z = z ^ (z >> np.uint64(27))
+    z = z * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int]) -> np.ndarray:
+    """Per-unit random keys ``u_i = mix(mix(h0_i xor k1) xor k2)`` (uint64).
+
+    ``h0`` is a seed-free hash of the unit id and ``key`` two 64-bit words drawn
+    from the seed, so the key of a unit depends on its id and the seed only --
+    never on its row. The map from ``h0`` to ``u`` is a bijection for a fixed key.
+    """
+    k1, k2 = (np.uint64(int(k) & 0xFFFFFFFFFFFFFFFF) for k in key[:2])
+    return mix64(mix64(h0 ^ k1) ^ k2)
+
+
+def sha256_arrays(*parts: np.ndarray | bytes | str) -> str:
+    """SHA-256 hex digest of arrays (their raw little-endian bytes) and strings, in order."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, str):
+            p = p.encode("utf-8")
+        if isinstance(p, bytes):
+            h.update(len(p).to_bytes(8, "little"))
+            h.update(p)
+        else:
+            a = np.ascontiguousarray(p)
+            if a.dtype.byteorder == ">":
+                a = a.byteswap().view(a.dtype.newbyteorder("<"))
+            h.update(str(a.dtype.str).encode())
+            h.update(a.size.to_bytes(8, "little"))
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# allocation
+# ---------------------------------------------------------------------------
+def integer_ratios(ratios: Sequence[float], *, max_block: int = 100_000) -> np.ndarray:
+    """Smallest integer vector proportional to ``ratios`` (rationals up to 1/10_000).
+
+    Examples
+    --------
+    >>> integer_ratios([0.5, 0.25, 0.25]).tolist()
+    [2, 1, 1]
+    """
+    from fractions import Fraction
+
+    fr = [Fraction(str(float(r))).limit_denominator(10_000) for r in ratios]
+    den = 1
+    for f in fr:
+        den = den * f.denominator // gcd(den, f.denominator)
+    ints = [int(f * den) for f in fr]
+    g = 0
+    for v in ints:
+        g = gcd(g, v)
+    out = np.asarray([v // g for v in ints], dtype=np.int64)
+    if out.sum() > max_block:
+        raise ValueError(f"ratios {list(ratios)} need a block of {int(out.sum())} units")
+    return out
+
+
+def balanced_sequence(r: np.ndarray) -> np.ndarray:
+    """A length-``B`` arm sequence whose every prefix is as close as possible to the ratios.
+
+    Position ``i`` (1-based) takes the arm with the largest deficit
+    ``i r_j / B - c_j`` (lowest index on ties), as in Sainte-Laguë style
+    apportionment. Any cyclic window of it holds nearly proportional counts
+    (for two arms, within one of the expectation).
+    """
+    r = np.asarray(r, dtype=np.int64)
+    B = int(r.sum())
+    c = np.zeros(r.size, dtype=np.int64)
+    seq = np.empty(B, dtype=np.int64)
+    for i in range(1, B + 1):
+        j = int(np.argmax(i * r / B - c))
+        seq[i - 1] = j
+        c[j] += 1
+    return seq
+
+
+def stratified_counts(sizes: np.ndarray, r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    r"""Counts per stratum and arm for (stratified) complete randomisation.
+
+    Each stratum of size :math:`n_s = q_s B + m_s` gets :math:`q_s r_j` units
+    of arm :math:`j` plus the arms of a run of :math:`m_s` consecutive positions
+    of one cyclic sequence shared by all strata: a balanced base sequence
+    (:func:`balanced_sequence`) with arms of equal ratio relabelled at random and
+    a uniformly random rotation; the strata take their runs in random order.
+    Hence every position carries arm :math:`j` with probability
+    :math:`r_j / B`, so every unit has assignment probability exactly
+    :math:`r_j / B`, and the remainders also balance *across* strata: overall
+    counts differ from :math:`N r_j / B` by less than one block.
+
+    Parameters
+    ----------
+    sizes : (S,) int array
+    r : (k,) int array of ratios
+    rng : Generator
+
+    Returns
+    -------
+    (S, k) int64 array of counts.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    r = np.asarray(r, dtype=np.int64)
+    B = int(r.sum())
+    k = r.size
+    q, m = np.divmod(sizes, B)
+    counts = q[:, None] * r[None, :]
+    base = balanced_sequence(r)
+    relabel = np.arange(k)
+    for val in np.unique(r):
+        grp = np.flatnonzero(r == val)
+        if grp.size > 1:
+            relabel[grp] = rng.permutation(grp)
+    seq = relabel[base]
+    offset = int(rng.integers(B))
+    order = rng.permutation(sizes.size)
+    run = m[order]
+    start = offset + np.cumsum(run) - run
+    # prefix counts of each arm over one period of the cyclic sequence
+    prefix = np.zeros((k, B + 1), dtype=np.int64)
+    prefix[:, 1:] = np.cumsum(seq[None, :] == np.arange(k)[:, None], axis=1)
+
+    def cum(x: np.ndarray) -> np.ndarray:  # (S,) -> (S, k): arm counts in seq[0:x] cyclically
+        full, rest = np.divmod(x, B)
+        return full[:, None] * r[None, :] + prefix[:, rest].T
+
+    extra = np.empty_like(counts)
+    extra[order] = cum(start + run) - cum(start)
+    return counts + extra
+
+
+def assign_by_counts(strata: np.ndarray, u: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Arm codes: in each stratum the units ordered by their random key ``u`` take the
+    arms ``0, 0, .., 1, 1, ..`` in the numbers given by ``counts`` (a uniformly
+    random assignment with exactly those counts).
+
+    ``strata`` are codes ``0 .. S-1``; ``u`` uint64 keys without ties.
+    """
+    S, k = counts.shape
+    n = strata.size
+    if S == 1:
+        order = np.argsort(u, kind="stable")
+    else:
+        bits = int(max(1, S - 1)).bit_length()
+        if bits <= 24:
+            # one sort of a composite key: stratum in the high bits, key below
+            shift = np.uint64(64 - bits)
+            comp = (strata.astype(np.uint64) << shift) | (u >> np.uint64(bits))
+            order = np.argsort(comp)
+            sc = comp[order]
+            if sc.size > 1 and np.any(sc[1:] == sc[:-1]):  # truncated keys tied: exact fallback
+                order = np.lexsort((u, strata))
+        else:  # pragma: no cover - more than 16 million strata
+            order = np.lexsort((u, strata))
+    labels = np.repeat(np.tile(np.arange(k, dtype=np.int16), S), counts.ravel())
+    out = np.empty(n, dtype=np.int16)
+    out[order] = labels
+    return out
+
+
+def bernoulli_codes(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Independent draws: arm ``j`` when ``U_i`` falls in the ``j``-th slice of [0, 1)."""
+    unif = (u >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    cp = np.cumsum(np.asarray(p, dtype=float))
+    cp[-1] = 1.0
+    return np.searchsorted(cp, unif, side="right").astype(np.int16)
+
+
+# ---------------------------------------------------------------------------
+# regression with HC2 / CR2 (estimatr's conventions)
+# ---------------------------------------------------------------------------
+def _inv_sqrt_sym(m: np.ndarray) -> np.ndarray:
+    val, vec = np.linalg.eigh(m)
+    val = np.clip(val, 1e-12, None)
+    return (vec / np.sqrt(val)) @ vec.T
+
+
+def ols_robust(
+    y: np.ndarray,
+    X: np.ndarray,
+    *,
+    cluster: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""OLS with HC2 (no clusters) or CR2 (clusters) covariance, as estimatr's ``lm_robust``.
+
+    HC2 (MacKinnon & White 1985): :math:`V = (X'X)^{-1} X' \mathrm{diag}\{e_i^2/(1-h_{ii})\} X (X'X)^{-1}`,
+    ``df = n - k``. CR2 (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018):
+    :math:`V = (X'X)^{-1}\sum_g X_g' A_g e_g e_g' A_g X_g (X'X)^{-1}` with
+    :math:`A_g = (I - H_{gg})^{-1/2}`; degrees of freedom per coefficient from the
+    Bell-McCaffrey approximation under a working identity covariance
+    (Imbens & Kolesár 2016): :math:`\nu = (\operatorname{tr} M)^2 / \operatorname{tr} M^2`,
+    :math:`M = G'G`, which reduces to :math:`M = D - P(X'X)^{-1}P'` with
+    :math:`w_g = A_g X_g (X'X)^{-1} c`, :math:`D = \mathrm{diag}(w_g'w_g)` and
+    rows :math:`P_g = (X_g' w_g)'`. Weights enter as :math:`\sqrt{w}` scaling of
+    ``y`` and ``X``.
+
+    Returns
+    -------
+    beta, vcov, df : arrays (k,), (k, k), (k,)
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if weights is not None:
+        sw = np.sqrt(np.asarray(weights, dtype=float))
+        y = y * sw
+        X = X * sw[:, None]
+    n, k = X.shape
+    XtX = X.T @ X
+    B = np.linalg.inv(XtX)
+    beta = B @ (X.T @ y)
+    e = y - X @ beta
+    if cluster is None:
+        h = np.einsum("ij,jk,ik->i", X, B, X)
+        meat = (X * (e**2 / (1.0 - h))[:, None]).T @ X
+        V = B @ meat @ B
+        return beta, V, np.full(k, float(n - k))
+    codes = np.unique(np.asarray(cluster), return_inverse=True)[1].reshape(-1)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    groups = np.split(order, bounds)
+    G = len(groups)
+    meat = np.zeros((k, k))
+    AX = []  # A_g X_g per cluster
+    for idx in groups:
+        Xg = X[idx]
+        Hgg = Xg @ B @ Xg.T
+        Ag = _inv_sqrt_sym(np.eye(idx.size) - Hgg)
+        AXg = Ag @ Xg
+        AX.append((idx, AXg))
+        ug = AXg.T @ e[idx]
+        meat += np.outer(ug, ug)
+    V = B @ meat @ B
+    df = np.empty(k)
+    for j in range(k):
+        c = B[:, j]  # (X'X)^{-1} e_j
+        D = np.empty(G)
+        P = np.empty((G, k))
+        for g, (idx, AXg) in enumerate(AX):
+            wg = AXg @ c
+            D[g] = wg @ wg
+            P[g] = X[idx].T @ wg
+        M = np.diag(D) - P @ B @ P.T
+        df[j] = np.trace(M) ** 2 / np.sum(M * M)
+    return beta, V, df
+
+
+def neyman_dim(y: np.ndarray, t: np.ndarray) -> tuple[float, float, float]:
+    r"""Difference in means with the Neyman variance and Welch-Satterthwaite df.
+
+    :math:`\hat\tau = \bar y_1 - \bar y_0`,
+    :math:`\hat V = s_1^2/n_1 + s_0^2/n_0` (Neyman 1923; Gerber & Green 2012 eq. 3.6).
+    """
+    y = np.asarray(y, dtype=float)
+    t = np.asarray(t, dtype=bool)
+    y1, y0 = y[t], y[~t]
+    n1, n0 = y1.size, y0.size
+    v1, v0 = y1.var(ddof=1) / n1, y0.var(ddof=1) / n0
+    se = float(np.sqrt(v1 + v0))
+    df = se**4 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
+    return float(y1.mean() - y0.mean()), se, float(df)
+
+
+def blocked_dim(
+    y: np.ndarray, t: np.ndarray, block: np.ndarray
+) -> tuple[float, float, float, bool, int]:
+    r"""Blocked difference in means (stratum-size weights), vectorised over blocks.
+
+    :math:`\hat\tau = \sum_b (N_b/N)\hat\tau_b`, :math:`\hat V = \sum_b (N_b/N)^2 \hat V_b`
+    with ``df = N - 2B``; when every block is a pair (one unit per arm) the matched-pair
+    variance :math:`\frac{1}{B(B-1)}\sum_b(\hat\tau_b - \hat\tau)^2` with ``df = B - 1``
+    (Imai, King & Nall 2009; estimatr's ``difference_in_means``).
+
+    Returns
+    -------
+    estimate, se, df, pair_matched, n_blocks
+    """
+    y = np.asarray(y, dtype=float)
+    t = np.asarray(t, dtype=bool)
+    b = np.unique(block, return_inverse=True)[1].reshape(-1)
+    nb = int(b.max()) + 1
+    n1 = np.bincount(b, weights=t, minlength=nb)
+    n0 = np.bincount(b, weights=~t, minlength=nb)
+    s1 = np.bincount(b, weights=y * t, minlength=nb)
+    s0 = np.bincount(b, weights=y * ~t, minlength=nb)
+    q1 = np.bincount(b, weights=y * y * t, minlength=nb)
+    q0 = np.bincount(b, weights=y * y * ~t, minlength=nb)
+    m1, m0 = s1 / n1, s0 / n0
+    tau_b = m1 - m0
+    Nb = n1 + n0
+    N = Nb.sum()
+    w = Nb / N
+    tau = float(np.sum(w * tau_b))
+    if np.all(Nb == 2):
+        se = float(np.sqrt(np.sum((tau_b - tau) ** 2) / (nb * (nb - 1))))
+        return tau, se, float(nb - 1), True, nb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v1 = (q1 - n1 * m1**2) / (n1 - 1) / n1
+        v0 = (q0 - n0 * m0**2) / (n0 - 1) / n0
+    se = float(np.sqrt(np.sum(w**2 * (v1 + v0))))
+    return tau, se, float(N - 2 * nb), False, nb
+
+
+# ---------------------------------------------------------------------------
+# randomisation inference
+# ---------------------------------------------------------------------------
+def linear_statistic_coefficients(
+    Z: np.ndarray, strata: np.ndarray | None, n_strata: int
+) -> np.ndarray:
+    r"""Coefficients ``C`` with ``T_d = C_d @ y`` for a batch of treatment indicators.
+
+    ``Z`` is a ``(D, n)`` boolean matrix. Without strata ``T`` is the difference
+    in means; with strata the stratum-size weighted (blocked) difference in means
+    :math:`\sum_s (n_s/n)(\bar y_{1s} - \bar y_{0s})`.
+    """
+    Z = np.asarray(Z, dtype=bool)
+    D, n = Z.shape
+    if strata is None or n_strata == 1:
+        n1 = Z.sum(axis=1, keepdims=True).astype(float)
+        n0 = n - n1
+        return np.where(Z, 1.0 / n1, -1.0 / n0)
+    ns = np.bincount(strata, minlength=n_strata).astype(float)
+    # treated count per draw and stratum: (D, S)
+    n1 = np.zeros((D, n_strata))
+    for s_idx in range(n_strata) if n_strata <= 64 else ():
+        n1[:, s_idx] = Z[:, strata == s_idx].sum(axis=1)
+    if n_strata > 64:
+        rows = np.repeat(np.arange(D), n)
+        cols = np.tile(strata, D)
+        n1 = np.bincount(rows * n_strata + cols, weights=Z.ravel(), minlength=D * n_strata)
+        n1 = n1.reshape(D, n_strata)
+    n0 = ns[None, :] - n1
+    w = ns / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a1 = np.where(n1 > 0, w[None, :] / n1, 0.0)
+        a0 = np.where(n0 > 0, w[None, :] / n0, 0.0)
+    return np.where(Z, a1[:, strata], -a0[:, strata])
+
+
+def permute_within(
+    z: np.ndarray, strata: np.ndarray | None, n_draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``(n_draws, n)`` matrix of ``z`` permuted at random within strata (vectorised).
+
+    ``strata`` must be sorted (units laid out stratum by stratum), codes ``0..S-1``.
+    """
+    z = np.asarray(z)
+    n = z.size
+    base = np.broadcast_to(z, (n_draws, n))
+    if strata is None or int(strata.max(initial=0)) == 0:
+        return rng.permuted(base, axis=1)
+    keys = rng.random((n_draws, n)) + strata[None, :].astype(np.float64)
+    idx = np.argsort(keys, axis=1)
+    return np.take_along_axis(base, idx, axis=1)

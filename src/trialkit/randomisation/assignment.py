@@ -1,0 +1,978 @@
+"""``tk.randomise`` and ``tk.verify``: auditable, reproducible assignment.
+
+Every mechanism draws from two sources only: a keyed hash of each unit's id
+(the key comes from the seed) and a generator seeded from the same seed for the
+few draws that are not per unit (remainder allocation, rotation). The
+assignment therefore depends on the ids, the design columns and the seed --
+never on the order of the rows -- and anyone holding the certificate and the
+unit list can re-derive it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from trialkit._checks import as_list, check_choice, require_columns, require_frame, require_unique
+from trialkit._rng import as_seed_sequence, seed_record
+from trialkit._typing import SeedLike
+from trialkit._version import __version__
+from trialkit.errors import DataError, DesignError
+from trialkit.randomisation import _core
+from trialkit.results import Result, jsonable
+
+__all__ = [
+    "randomise",
+    "verify",
+    "verify_details",
+    "Assignment",
+    "VerifyReport",
+    "METHODS",
+    "ALGORITHM_VERSION",
+    "ArmRatioError",
+]
+
+Method = Literal[
+    "complete", "bernoulli", "matched_pairs", "stepped_wedge", "lottery", "rerandomised"
+]
+METHODS: tuple[str, ...] = (
+    "complete",
+    "bernoulli",
+    "matched_pairs",
+    "stepped_wedge",
+    "lottery",
+    "rerandomised",
+)
+MissingStrata = Literal["error", "own_stratum"]
+ALGORITHM_VERSION = "1"
+
+
+class ArmRatioError(DesignError, DataError):
+    """Arm ratios that are not positive numbers (both a design and an input error)."""
+
+
+_ID_HASH_KEY = "trialkit-ids-v01"  # 16 bytes: siphash key for string ids
+_MISSING_LABEL = "<missing>"
+
+
+# ---------------------------------------------------------------------------
+# helpers: ids, codes, hashes
+# ---------------------------------------------------------------------------
+def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.ndarray, str]:
+    """Seed-free 64-bit hash of each id and the id kind (``"int"`` or ``"str"``)."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if s.isna().any():
+        miss = int(s.isna().sum())
+        raise DataError(
+            f"column {column!r} (the id) has {miss} missing values; every unit needs an id"
+        )
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"column {column!r} (the id) must hold integers or strings; got booleans")
+    if pd.api.types.is_integer_dtype(s):
+        v = s.to_numpy().astype(np.int64, copy=False)
+        return _core.mix64(v.view(np.uint64)), "int"
+    if pd.api.types.is_float_dtype(s):
+        v = s.to_numpy()
+        if np.all(v == np.round(v)):
+            return _core.mix64(v.astype(np.int64).view(np.uint64)), "int"
+        raise DataError(
+            f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
+        )
+    arr = s.astype(str).to_numpy(dtype=object)
+    return pd.util.hash_array(arr, hash_key=_ID_HASH_KEY, categorize=True), "str"
+
+
+def _stratum_codes(
+    data: pd.DataFrame, cols: list[str], missing: str, *, what: str = "strata"
+) -> tuple[np.ndarray, list[str]]:
+    """Codes ``0..S-1`` in sorted order of the stratum values, and their labels."""
+    n = len(data)
+    if not cols:
+        return np.zeros(n, dtype=np.int64), ["all"]
+    codes_list = []
+    level_list = []
+    for c in cols:
+        s = data[c]
+        miss = s.isna().to_numpy()
+        if miss.any() and missing == "error":
+            raise DataError(
+                f"{what} column {c!r} has {int(miss.sum())} missing values; fill them, drop those "
+                f"rows, or pass missing_strata='own_stratum' to make them a stratum of their own"
+            )
+        codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+        labels = [str(u) for u in uniques]
+        if miss.any():
+            codes = np.where(codes < 0, len(labels), codes)
+            labels.append(_MISSING_LABEL)
+        codes_list.append(codes.astype(np.int64))
+        level_list.append(labels)
+    if len(cols) == 1:
+        return codes_list[0], level_list[0]
+    dims = tuple(len(lv) for lv in level_list)
+    flat = np.ravel_multi_index(tuple(codes_list), dims)
+    uniq, codes = np.unique(flat, return_inverse=True)
+    parts = np.unravel_index(uniq, dims)
+    labels = [
+        " | ".join(level_list[j][parts[j][i]] for j in range(len(cols))) for i in range(uniq.size)
+    ]
+    return codes.reshape(-1).astype(np.int64), labels
+
+
+def _multiset_hash(h0: np.ndarray, codes: np.ndarray, labels: Sequence[str]) -> str:
+    """Order-free hash of the (id, label) pairs."""
+    lab_h = pd.util.hash_array(np.asarray(list(labels), dtype=object), hash_key=_ID_HASH_KEY)
+    v = _core.mix64(h0 ^ lab_h[codes])
+    s1 = np.sum(v, dtype=np.uint64)
+    s2 = np.bitwise_xor.reduce(_core.mix64(v)) if v.size else np.uint64(0)
+    return f"{int(s1):016x}{int(s2):016x}"
+
+
+def _group_hashes(h0: np.ndarray, codes: np.ndarray, n_groups: int) -> list[str]:
+    """A hash of the id set of every group (sum of mixed id hashes mod 2**64)."""
+    v = _core.mix64(h0 ^ np.uint64(0x5DEECE66D))
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out = np.zeros(n_groups, dtype=np.uint64)
+    nz = sizes > 0
+    if v.size:
+        out[nz] = np.add.reduceat(v[order], starts[nz])
+    return [f"{int(x):016x}" for x in out]
+
+
+def _seed_parts(ss: np.random.SeedSequence, draw: int) -> tuple[np.ndarray, np.random.Generator]:
+    """Id-hash key words and a generator for draw number ``draw`` of a seed."""
+    key_ss = np.random.SeedSequence(
+        ss.entropy, spawn_key=(*ss.spawn_key, draw, 0), pool_size=ss.pool_size
+    )
+    gen_ss = np.random.SeedSequence(
+        ss.entropy, spawn_key=(*ss.spawn_key, draw, 1), pool_size=ss.pool_size
+    )
+    return key_ss.generate_state(2, np.uint64), np.random.Generator(np.random.PCG64(gen_ss))
+
+
+def _ss_record(ss: np.random.SeedSequence) -> dict[str, Any]:
+    ent = ss.entropy
+    return {
+        "entropy": int(ent) if np.isscalar(ent) else [int(e) for e in ent],  # type: ignore[arg-type]
+        "spawn_key": [int(k) for k in ss.spawn_key],
+        "pool_size": int(ss.pool_size),
+    }
+
+
+def _ss_from_record(rec: Any) -> np.random.SeedSequence:
+    if isinstance(rec, Mapping):
+        return np.random.SeedSequence(
+            rec["entropy"],
+            spawn_key=tuple(rec.get("spawn_key", ())),
+            pool_size=rec.get("pool_size", 4),
+        )
+    return as_seed_sequence(rec)
+
+
+# ---------------------------------------------------------------------------
+# the design, resolved
+# ---------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    """Everything a draw needs, as arrays (one row per randomised unit: person or cluster)."""
+
+    n_units: int
+    h0: np.ndarray  # hash of unit ids (persons), uint64
+    id_kind: str
+    level_h0: np.ndarray  # hash of the randomised units (persons or clusters)
+    level_of_unit: np.ndarray | None  # cluster code of each person (None: individual design)
+    cluster_labels: list[str] | None
+    strata: np.ndarray  # stratum code of each randomised unit
+    stratum_labels: list[str]
+    unit_strata: np.ndarray  # stratum code of each person
+    covariates: np.ndarray | None  # person-level covariates (rerandomisation)
+
+
+def _prepare(
+    units: pd.DataFrame,
+    *,
+    id: str,
+    strata: list[str],
+    cluster: str | None,
+    missing_strata: str,
+    covariates: list[str],
+) -> _Prepared:
+    require_frame(units, name="units")
+    require_columns(
+        units, [id, *strata, *([cluster] if cluster else []), *covariates], name="units"
+    )
+    h0, kind = id_hash(units[id], column=id)
+    srt = np.sort(h0)
+    if srt.size > 1 and np.any(srt[1:] == srt[:-1]):
+        require_unique(units, id, name="units")
+        raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
+            f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
+        )
+    unit_strata, labels = _stratum_codes(units, strata, missing_strata)
+    cov = None
+    if covariates:
+        from trialkit._checks import require_no_missing, require_numeric
+
+        require_numeric(units, covariates, name="units")
+        require_no_missing(units, covariates, name="units", id=id)
+        cov = units[covariates].to_numpy(dtype=float)
+    if cluster is None:
+        return _Prepared(
+            len(units), h0, kind, h0, None, None, unit_strata, labels, unit_strata, cov
+        )
+    cl = units[cluster]
+    if cl.isna().any():
+        raise DataError(
+            f"cluster column {cluster!r} has {int(cl.isna().sum())} missing values; every unit "
+            "must belong to a cluster"
+        )
+    ccode, cuniq = pd.factorize(cl, sort=True)
+    n_cl = len(cuniq)
+    clabels = [str(c) for c in cuniq]
+    ch0, _ = id_hash(pd.Series(np.asarray(cuniq, dtype=object)).astype(str), column=cluster)
+    # strata must be constant within clusters
+    pair = ccode.astype(np.int64) * (len(labels) + 1) + unit_strata
+    per_cluster = pd.Series(pair).groupby(ccode).nunique().to_numpy()
+    if np.any(per_cluster > 1):
+        bad = [clabels[i] for i in np.flatnonzero(per_cluster > 1)[:5]]
+        raise DataError(
+            f"strata {strata} vary within clusters of {cluster!r} (e.g. {bad}); clusters are "
+            "assigned whole, so stratify them by cluster-level columns"
+        )
+    cstrata = np.zeros(n_cl, dtype=np.int64)
+    cstrata[ccode] = unit_strata
+    return _Prepared(
+        len(units),
+        h0,
+        kind,
+        ch0,
+        ccode.astype(np.int64),
+        clabels,
+        cstrata,
+        labels,
+        unit_strata,
+        cov,
+    )
+
+
+def _mahalanobis(cov: np.ndarray, t: np.ndarray) -> float:
+    r"""Morgan & Rubin (2012) :math:`M = (\bar x_1-\bar x_0)'[S(1/n_1+1/n_0)]^{-1}(\bar x_1-\bar x_0)`."""
+    n1 = t.sum()
+    n0 = t.size - n1
+    d = cov[t].mean(axis=0) - cov[~t].mean(axis=0)
+    S = np.atleast_2d(np.cov(cov, rowvar=False))
+    return float(d @ np.linalg.solve(S * (1 / n1 + 1 / n0), d))
+
+
+@dataclass(frozen=True)
+class _Design:
+    method: str
+    arms: tuple[str, ...]
+    ratios: tuple[int, ...]
+    counts: tuple[int, ...] | None  # explicit counts (stepped wedge clusters_per_step, lottery)
+    steps: tuple[str, ...] | None
+    rerandomise: Mapping[str, Any] | None
+
+
+def _draw_once(
+    prep: _Prepared, design: _Design, ss: np.random.SeedSequence, draw: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One draw of the mechanism: arm codes of the randomised units (+ order keys)."""
+    key, rng = _seed_parts(ss, draw)
+    u = _core.keyed_uniform_keys(prep.level_h0, key)
+    if design.method == "bernoulli":
+        r = np.asarray(design.ratios, dtype=float)
+        return _core.bernoulli_codes(u, r / r.sum()), u
+    S = len(prep.stratum_labels)
+    sizes = np.bincount(prep.strata, minlength=S)
+    r = np.asarray(design.ratios, dtype=np.int64)
+    if design.counts is not None and S == 1:
+        counts = np.asarray(design.counts, dtype=np.int64)[None, :]
+    else:
+        counts = _core.stratified_counts(sizes, r, rng)
+    return _core.assign_by_counts(prep.strata, u, counts), u
+
+
+def _run_design(
+    prep: _Prepared, design: _Design, ss: np.random.SeedSequence
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    info: dict[str, Any] = {}
+    if design.method != "rerandomised":
+        codes, u = _draw_once(prep, design, ss, 0)
+        return codes, u, info
+    rule = design.rerandomise or {}
+    threshold = float(rule["threshold"])
+    max_draws = int(rule["max_draws"])
+    assert prep.covariates is not None
+    for d in range(max_draws):
+        codes, u = _draw_once(prep, design, ss, d)
+        unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
+        m = _mahalanobis(prep.covariates, unit_codes == 1)
+        if m <= threshold:
+            info.update(accepted_draw=d, mahalanobis=m)
+            return codes, u, info
+    raise DesignError(
+        f"re-randomisation found no draw with Mahalanobis distance <= {threshold:.4g} in "
+        f"{max_draws} draws; raise `acceptance` or `max_draws`"
+    )
+
+
+# ---------------------------------------------------------------------------
+# result
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Assignment(Result):
+    """The outcome of :func:`randomise`: the assignment table and its certificate.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per unit, in the row order of the input: the id column (under its
+        own name), ``arm``, ``stratum``, ``probability`` (of the arm received),
+        and ``cluster``, ``step``, ``waitlist_position`` where the design uses them.
+    certificate : dict
+        JSON-safe record from which :func:`verify` re-derives the assignment.
+    """
+
+    title: ClassVar[str] = "Randomisation"
+
+    table: pd.DataFrame
+    certificate: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "certificate", json.loads(json.dumps(dict(self.certificate))))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Copy of the assignment table."""
+        return self.table.copy()
+
+    def counts(self) -> pd.DataFrame:
+        """Units per stratum (rows) and arm (columns)."""
+        return pd.crosstab(self.table["stratum"], self.table["arm"], dropna=False)
+
+    def _payload(self) -> dict[str, Any]:
+        return {"certificate": dict(self.certificate), "counts": jsonable(self.counts())}
+
+    def summary(self) -> str:
+        lines = self._header()
+        lines.append(f"Arms:          {list(self.certificate['arms'])}")
+        lines.append(f"Strata:        {len(self.certificate['stratum_labels'])}")
+        lines.append(f"Assignment:    {self.certificate['assignment_hash'][:16]}...")
+        tot = self.table["arm"].value_counts(sort=False)
+        lines.append("")
+        lines.append(tot.to_string())
+        return "\n".join(lines)
+
+    def save_certificate(self, path: str) -> str:
+        """Write the certificate as JSON to ``path``; returns the path."""
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(dict(self.certificate), fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        return path
+
+    def balance(self, units: pd.DataFrame, covariates: Sequence[str], **kwargs: Any) -> Any:
+        """Covariate balance of this assignment (see :func:`trialkit.randomisation.balance`)."""
+        from trialkit.randomisation.balance import balance
+
+        return balance(units, covariates=covariates, assignment=self, **kwargs)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Bar chart of units per arm."""
+        from trialkit._plotting import get_ax
+
+        ax = get_ax(ax)
+        vc = self.table["arm"].value_counts(sort=False)
+        ax.bar([str(i) for i in vc.index], vc.to_numpy(), **kwargs)
+        ax.set_ylabel("units")
+        return ax
+
+
+# ---------------------------------------------------------------------------
+# the entry point
+# ---------------------------------------------------------------------------
+def _parse_arms(
+    arms: Sequence[str] | Mapping[str, float] | None, default: Sequence[str]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    if arms is None:
+        arms = list(default)
+    if isinstance(arms, Mapping):
+        names = tuple(str(a) for a in arms)
+        raw = list(arms.values())
+        for a, v in zip(names, raw, strict=True):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.integer, np.floating))
+                or not np.isfinite(v)
+                or v <= 0
+            ):
+                raise ArmRatioError(f"arm ratios must be positive numbers; got {v!r} for arm {a!r}")
+        try:
+            r = _core.integer_ratios(raw)
+        except ValueError as exc:
+            raise DesignError(f"`arms` ratios are too fine-grained: {exc}") from exc
+    else:
+        if isinstance(arms, str):
+            raise DesignError(
+                f"`arms` must be a list of arm names or a mapping arm -> ratio; got {arms!r}"
+            )
+        names = tuple(str(a) for a in arms)
+        r = np.ones(len(names), dtype=np.int64)
+    if len(names) < 2:
+        raise DesignError(f"`arms` needs at least two arms; got {list(names)}")
+    if len(set(names)) != len(names):
+        raise DesignError(f"`arms` must be distinct; got {list(names)}")
+    return names, r
+
+
+def randomise(
+    units: pd.DataFrame,
+    *,
+    id: str = "person_id",
+    arms: Sequence[str] | Mapping[str, float] | None = None,
+    strata: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    method: Method = "complete",
+    seed: SeedLike = None,
+    steps: int | Sequence[Any] | None = None,
+    clusters_per_step: Sequence[int] | None = None,
+    capacity: int | None = None,
+    covariates: Sequence[str] | None = None,
+    acceptance: float | None = None,
+    threshold: float | None = None,
+    max_draws: int = 10_000,
+    missing_strata: MissingStrata = "error",
+) -> Assignment:
+    r"""Randomise units (persons, or whole clusters) to arms, reproducibly and auditably.
+
+    Parameters
+    ----------
+    units : DataFrame
+        One row per unit.
+    id : str
+        Column of unique unit ids (integers or strings).
+    arms : list of str or mapping arm -> ratio
+        Arm names (equal allocation) or allocation ratios, e.g.
+        ``{"control": 2, "treatment": 1}``. Default ``["control", "treatment"]``
+        (``["offer", "waitlist"]`` for a lottery; not used by ``stepped_wedge``).
+    strata : str or list of str, optional
+        Columns whose combinations form the strata (blocks). With ``cluster``
+        they must be constant within each cluster.
+    cluster : str, optional
+        Column of clusters (municipalities, offices) assigned as wholes.
+    method : {"complete", "bernoulli", "matched_pairs", "stepped_wedge", "lottery", "rerandomised"}
+        ``complete``: exact counts in every stratum (remainders allocated at
+        random so overall counts balance too). ``bernoulli``: independent draws
+        with the ratios as probabilities. ``matched_pairs``: ``strata`` name the
+        pairs (sets), each holding exactly one unit (or cluster) per arm.
+        ``stepped_wedge``: every cluster gets the service; the start step is
+        random, with equal numbers of clusters per step (or ``clusters_per_step``).
+        ``lottery``: ``capacity`` offers, the rest form a randomly ordered
+        wait-list. ``rerandomised``: complete randomisation redrawn until the
+        Mahalanobis distance of ``covariates`` is at most the threshold (Morgan &
+        Rubin 2012); the rule is recorded.
+    seed : int, Generator, SeedSequence or None
+        ``None`` draws fresh entropy; it is recorded in the certificate.
+    steps : int or list, optional
+        ``stepped_wedge``: number of steps, or their labels (e.g. start months).
+    clusters_per_step : list of int, optional
+        ``stepped_wedge``: exact number of clusters starting at each step.
+    capacity : int, optional
+        ``lottery``: number of places offered.
+    covariates : list of str, optional
+        ``rerandomised``: covariates of the balance criterion.
+    acceptance : float, optional
+        ``rerandomised``: acceptance probability :math:`p_a`; the threshold is the
+        :math:`p_a` quantile of :math:`\chi^2_K`. Default 0.1 unless ``threshold``.
+    threshold : float, optional
+        ``rerandomised``: accept when :math:`M \le` threshold.
+    max_draws : int
+        ``rerandomised``: give up after this many draws.
+    missing_strata : {"error", "own_stratum"}
+        Missing values in strata columns are an error, or a stratum of their own.
+
+    Returns
+    -------
+    Assignment
+        ``.table`` and ``.certificate``.
+
+    Raises
+    ------
+    DataError
+        Duplicate or missing ids, missing strata or cluster values, strata varying
+        within clusters, an empty table, a stratum with fewer units than arms,
+        non-positive ratios (:class:`ArmRatioError`, also a ``DesignError``).
+    DesignError
+        Unknown method, arguments the method does not use, impossible steps or capacity.
+
+    Notes
+    -----
+    Each unit gets a key :math:`u_i = h_K(\mathrm{id}_i)` from a keyed 64-bit
+    hash whose key comes from the seed; within each stratum the units ordered by
+    :math:`u_i` take the arm labels, so the assignment never depends on row order.
+    Counts: :func:`trialkit.randomisation._core.stratified_counts`. Every unit's
+    probability of arm :math:`j` is :math:`r_j/\sum r` (``bernoulli``: the
+    normalised ratio), recorded in ``table["probability"]``.
+
+    References
+    ----------
+    Morgan, K. L. & Rubin, D. B. (2012). Rerandomization to improve covariate
+    balance in experiments. *Annals of Statistics* 40(2), 1263-1282.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"person_id": range(10), "band": ["a"] * 6 + ["b"] * 4})
+    >>> a = randomise(units, strata="band", seed=0)
+    >>> a.table.groupby("stratum", observed=True)["arm"].value_counts().tolist()
+    [3, 3, 2, 2]
+    """
+    t0 = time.perf_counter()
+    check_choice("method", method, METHODS)
+    check_choice("missing_strata", missing_strata, ["error", "own_stratum"])
+    strata_cols = as_list(strata)
+    cov_cols = as_list(covariates)
+    if not isinstance(units, pd.DataFrame):
+        raise DataError(f"`units` must be a pandas DataFrame; got {type(units).__name__}")
+    if len(units) == 0:
+        raise DataError("`units` has no rows: nothing to randomise")
+
+    def _forbid(name: str, value: Any, allowed_for: str) -> None:
+        if value is not None:
+            raise DesignError(
+                f"`{name}` is only used with method={allowed_for}; got {name}={value!r} with method={method!r}"
+            )
+
+    if method != "stepped_wedge":
+        _forbid("steps", steps, "'stepped_wedge'")
+        _forbid("clusters_per_step", clusters_per_step, "'stepped_wedge'")
+    if method != "lottery":
+        _forbid("capacity", capacity, "'lottery'")
+    if method != "rerandomised":
+        _forbid("covariates", covariates, "'rerandomised'")
+        _forbid("acceptance", acceptance, "'rerandomised'")
+        _forbid("threshold", threshold, "'rerandomised'")
+
+    counts_fixed: tuple[int, ...] | None = None
+    step_labels: tuple[str, ...] | None = None
+    rer: dict[str, Any] | None = None
+    default_arms: Sequence[str] = ("control", "treatment")
+    if method == "stepped_wedge":
+        if arms is not None:
+            raise DesignError(
+                "`arms` is not used with method='stepped_wedge'; give `steps` instead"
+            )
+        if steps is None:
+            raise DesignError("method='stepped_wedge' needs `steps` (a number or a list of labels)")
+        if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+            if steps < 2:
+                raise DesignError(f"`steps` must be at least 2; got {steps!r}")
+            step_labels = tuple(str(i) for i in range(1, int(steps) + 1))
+        else:
+            step_labels = tuple(str(s) for s in steps)  # type: ignore[union-attr]
+            if len(step_labels) < 2 or len(set(step_labels)) != len(step_labels):
+                raise DesignError(
+                    f"`steps` must list at least two distinct labels; got {list(step_labels)}"
+                )
+        names, r = step_labels, np.ones(len(step_labels), dtype=np.int64)
+    else:
+        if method == "lottery":
+            default_arms = ("offer", "waitlist")
+        names, r = _parse_arms(arms, default_arms)
+    prep = _prepare(
+        units,
+        id=id,
+        strata=strata_cols,
+        cluster=cluster,
+        missing_strata=missing_strata,
+        covariates=cov_cols,
+    )
+    n_level = prep.level_h0.size
+    level_word = "clusters" if cluster else "units"
+    S = len(prep.stratum_labels)
+    sizes = np.bincount(prep.strata, minlength=S)
+
+    if method == "stepped_wedge":
+        assert step_labels is not None
+        if clusters_per_step is not None:
+            cps = [int(c) for c in clusters_per_step]
+            if len(cps) != len(step_labels) or any(c < 0 for c in cps) or sum(cps) != n_level:
+                raise DesignError(
+                    f"`clusters_per_step` must give one non-negative count per step summing to the "
+                    f"{n_level} {level_word}; got {cps}"
+                )
+            if S > 1:
+                raise DesignError("`clusters_per_step` cannot be combined with `strata`")
+            counts_fixed = tuple(cps)
+        elif n_level < len(step_labels):
+            raise DesignError(f"{n_level} {level_word} cannot fill {len(step_labels)} steps")
+    elif method == "lottery":
+        if (
+            capacity is None
+            or isinstance(capacity, bool)
+            or not isinstance(capacity, (int, np.integer))
+        ):
+            raise DesignError(f"method='lottery' needs an integer `capacity`; got {capacity!r}")
+        if len(names) != 2:
+            raise DesignError(f"a lottery has two arms (offer, wait-list); got {list(names)}")
+        if not 0 < capacity < n_level:
+            raise DesignError(
+                f"`capacity` must be between 1 and {n_level - 1} ({level_word}); got {capacity}"
+            )
+        g = np.gcd(int(capacity), n_level - int(capacity))
+        r = np.asarray([int(capacity) // g, (n_level - int(capacity)) // g], dtype=np.int64)
+        if S == 1:
+            counts_fixed = (int(capacity), n_level - int(capacity))
+    elif method == "rerandomised":
+        from scipy import stats
+
+        if not cov_cols:
+            raise DesignError("method='rerandomised' needs `covariates` for its balance criterion")
+        if len(names) != 2:
+            raise DesignError(f"re-randomisation is implemented for two arms; got {list(names)}")
+        if acceptance is not None and threshold is not None:
+            raise DesignError("give either `acceptance` or `threshold`, not both")
+        if threshold is None:
+            pa = 0.1 if acceptance is None else float(acceptance)
+            if not 0 < pa <= 1:
+                raise DesignError(f"`acceptance` must be in (0, 1]; got {acceptance!r}")
+            threshold = float(stats.chi2.ppf(pa, len(cov_cols))) if pa < 1 else float("inf")
+        elif not threshold > 0:
+            raise DesignError(f"`threshold` must be > 0; got {threshold!r}")
+        if (
+            isinstance(max_draws, bool)
+            or not isinstance(max_draws, (int, np.integer))
+            or max_draws < 1
+        ):
+            raise DesignError(f"`max_draws` must be a positive integer; got {max_draws!r}")
+        rer = {
+            "criterion": "mahalanobis",
+            "covariates": cov_cols,
+            "acceptance": acceptance
+            if acceptance is not None
+            else (0.1 if threshold is None else None),
+            "threshold": threshold,
+            "max_draws": int(max_draws),
+            "rule": "accept the first draw d = 0, 1, ... with M_d <= threshold",
+        }
+    if method == "matched_pairs":
+        if not strata_cols:
+            raise DesignError(
+                "method='matched_pairs' needs `strata` naming the pair (or set) of each unit"
+            )
+        bad = np.flatnonzero(sizes != len(names))
+        if bad.size:
+            raise DataError(
+                f"method='matched_pairs' needs exactly {len(names)} {level_word} per pair; pairs "
+                f"{[prep.stratum_labels[i] for i in bad[:5]]} have {sizes[bad[:5]].tolist()}"
+            )
+        if np.any(r != 1):
+            raise DesignError(
+                "method='matched_pairs' needs equal allocation (one unit per arm in each pair)"
+            )
+    if method in ("complete", "rerandomised", "matched_pairs"):
+        small = np.flatnonzero(sizes < len(names))
+        if small.size:
+            raise DataError(
+                f"{small.size} strata have fewer {level_word} than the {len(names)} arms, e.g. "
+                f"{[prep.stratum_labels[i] for i in small[:5]]} with {sizes[small[:5]].tolist()}; "
+                "merge small strata or use fewer strata columns"
+            )
+
+    ss = as_seed_sequence(seed)
+    design = _Design(method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer)
+    codes, u, info = _run_design(prep, design, ss)
+    table = _build_table(units, id, prep, design, codes, u, cluster)
+    cert = _certificate(
+        prep,
+        design,
+        codes,
+        ss,
+        id=id,
+        strata=strata_cols,
+        cluster=cluster,
+        missing_strata=missing_strata,
+        info=info,
+        table=table,
+    )
+    return Assignment(
+        method=method,
+        n_obs=len(units),
+        seed=seed_record(ss),
+        elapsed_s=time.perf_counter() - t0,
+        meta={"arms": list(names), "strata": strata_cols, "cluster": cluster, **info},
+        table=table,
+        certificate=cert,
+    )
+
+
+def _probabilities(design: _Design, n_level: int) -> np.ndarray:
+    r = np.asarray(design.ratios, dtype=float)
+    if design.counts is not None:
+        return np.asarray(design.counts, dtype=float) / n_level
+    return r / r.sum()
+
+
+def _build_table(
+    units: pd.DataFrame,
+    id: str,
+    prep: _Prepared,
+    design: _Design,
+    codes: np.ndarray,
+    u: np.ndarray | None,
+    cluster: str | None,
+) -> pd.DataFrame:
+    n_level = prep.level_h0.size
+    probs = _probabilities(design, n_level)
+    unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
+    cols: dict[str, Any] = {id: units[id].to_numpy()}
+    cols["arm"] = pd.Categorical.from_codes(
+        unit_codes.astype(np.int64), categories=list(design.arms)
+    )
+    cols["stratum"] = pd.Categorical.from_codes(
+        prep.unit_strata, categories=list(prep.stratum_labels)
+    )
+    cols["probability"] = probs[unit_codes]
+    if cluster is not None:
+        cols["cluster"] = units[cluster].to_numpy()
+    if design.method == "stepped_wedge":
+        cols["step"] = unit_codes.astype(np.int64) + 1
+    if design.method == "lottery" and u is not None:
+        wait = codes == 1
+        pos = np.full(n_level, np.nan)
+        order = np.argsort(u[wait])
+        ranks = np.empty(order.size)
+        ranks[order] = np.arange(1, order.size + 1)
+        pos[wait] = ranks
+        cols["waitlist_position"] = pos if prep.level_of_unit is None else pos[prep.level_of_unit]
+    return pd.DataFrame(cols, index=units.index)
+
+
+def _certificate(
+    prep: _Prepared,
+    design: _Design,
+    codes: np.ndarray,
+    ss: np.random.SeedSequence,
+    *,
+    id: str,
+    strata: list[str],
+    cluster: str | None,
+    missing_strata: str,
+    info: Mapping[str, Any],
+    table: pd.DataFrame,
+) -> dict[str, Any]:
+    S = len(prep.stratum_labels)
+    order = np.argsort(prep.level_h0)
+    ids_hash = _core.sha256_arrays(prep.id_kind, np.sort(prep.h0))
+    assignment_hash = _core.sha256_arrays(
+        "assignment", prep.level_h0[order], codes[order].astype(np.int16)
+    )
+    counts = np.zeros((S, len(design.arms)), dtype=np.int64)
+    np.add.at(counts, (prep.strata, codes.astype(np.int64)), 1)
+    cert: dict[str, Any] = {
+        "certificate": "trialkit.randomisation",
+        "algorithm": f"trialkit.randomisation/{design.method}",
+        "algorithm_version": ALGORITHM_VERSION,
+        "trialkit_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "method": design.method,
+        "seed": _ss_record(ss),
+        "id": id,
+        "id_kind": prep.id_kind,
+        "n_units": int(prep.n_units),
+        "ids_hash": ids_hash,
+        "arms": list(design.arms),
+        "ratios": list(design.ratios),
+        "fixed_counts": list(design.counts) if design.counts is not None else None,
+        "strata": strata,
+        "missing_strata": missing_strata,
+        "stratum_labels": list(prep.stratum_labels),
+        "strata_hash": _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels),
+        "stratum_sizes": np.bincount(prep.strata, minlength=S).tolist(),
+        "stratum_id_hashes": _group_hashes(prep.level_h0, prep.strata, S) if S <= 100_000 else None,
+        "cluster": cluster,
+        "n_clusters": int(prep.level_h0.size) if cluster else None,
+        "cluster_hash": (
+            _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])
+            if cluster
+            else None
+        ),
+        "steps": list(design.steps) if design.steps else None,
+        "rerandomisation": dict(design.rerandomise) if design.rerandomise else None,
+        "covariates_hash": (
+            _core.sha256_arrays("covariates", prep.covariates[np.argsort(prep.h0)])
+            if prep.covariates is not None
+            else None
+        ),
+        "draw": jsonable(dict(info)),
+        "counts": counts.tolist(),
+        "assignment_hash": assignment_hash,
+    }
+    return cert
+
+
+# ---------------------------------------------------------------------------
+# verification
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of :func:`verify_details`: ``ok`` and a list of what differs."""
+
+    ok: bool
+    differences: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "assignment verified: it re-derives exactly from the certificate"
+        return "assignment NOT verified:\n" + "\n".join(f"  - {d}" for d in self.differences)
+
+
+def _load_certificate(certificate: Mapping[str, Any] | str) -> dict[str, Any]:
+    if isinstance(certificate, (str, bytes)) or hasattr(certificate, "__fspath__"):
+        with open(certificate, encoding="utf-8") as fh:  # type: ignore[arg-type]
+            certificate = json.load(fh)
+    if (
+        not isinstance(certificate, Mapping)
+        or certificate.get("certificate") != "trialkit.randomisation"
+    ):
+        raise DataError("`certificate` is not a trialkit randomisation certificate")
+    return dict(certificate)
+
+
+def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) -> VerifyReport:
+    """Re-derive the assignment from ``certificate`` and say what differs, if anything.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"person_id": range(8)})
+    >>> cert = randomise(units, seed=1).certificate
+    >>> print(verify_details(units.iloc[1:], cert).differences[0])
+    ids changed: 8 units in the certificate, 7 now (1 fewer)
+    """
+    cert = _load_certificate(certificate)
+    if cert.get("algorithm_version") != ALGORITHM_VERSION:
+        return VerifyReport(
+            False,
+            (
+                f"certificate made by algorithm version {cert.get('algorithm_version')!r}; "
+                f"this trialkit implements version {ALGORITHM_VERSION!r}",
+            ),
+        )
+    diffs: list[str] = []
+    id_col = cert["id"]
+    strata = list(cert["strata"])
+    cluster = cert["cluster"]
+    rer = cert.get("rerandomisation") or None
+    covs = list(rer["covariates"]) if rer else []
+    try:
+        require_frame(units, name="units")
+        require_columns(
+            units, [id_col, *strata, *([cluster] if cluster else []), *covs], name="units"
+        )
+        prep = _prepare(
+            units,
+            id=id_col,
+            strata=strata,
+            cluster=cluster,
+            missing_strata=cert["missing_strata"],
+            covariates=covs,
+        )
+    except DataError as exc:
+        return VerifyReport(False, (str(exc),))
+    n_now = prep.n_units
+    ids_hash = _core.sha256_arrays(prep.id_kind, np.sort(prep.h0))
+    if ids_hash != cert["ids_hash"]:
+        d = n_now - int(cert["n_units"])
+        what = (
+            f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
+        )
+        diffs.append(f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}")
+    if (
+        strata
+        and _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) != cert["strata_hash"]
+    ):
+        old = cert["stratum_labels"]
+        added = [s for s in prep.stratum_labels if s not in old]
+        removed = [s for s in old if s not in prep.stratum_labels]
+        msg = "strata changed"
+        if added or removed:
+            msg += f": strata added {added[:5]}, removed {removed[:5]}"
+        elif cert.get("stratum_id_hashes"):
+            now = _group_hashes(prep.level_h0, prep.strata, len(prep.stratum_labels))
+            changed = [
+                lab for lab, a, b in zip(old, cert["stratum_id_hashes"], now, strict=True) if a != b
+            ]
+            msg += f": membership differs in {len(changed)} strata, e.g. {changed[:5]}"
+        diffs.append(msg)
+    if (
+        cluster
+        and _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])
+        != cert["cluster_hash"]
+    ):
+        diffs.append(f"clusters changed: membership of {cluster!r} differs from the certificate")
+    if prep.covariates is not None:
+        ch = _core.sha256_arrays("covariates", prep.covariates[np.argsort(prep.h0)])
+        if ch != cert["covariates_hash"]:
+            diffs.append(f"re-randomisation covariates {covs} differ from those used")
+    design = _Design(
+        cert["method"],
+        tuple(cert["arms"]),
+        tuple(cert["ratios"]),
+        tuple(cert["fixed_counts"]) if cert.get("fixed_counts") else None,
+        tuple(cert["steps"]) if cert.get("steps") else None,
+        rer,
+    )
+    if not diffs:
+        try:
+            codes, _, _ = _run_design(prep, design, _ss_from_record(cert["seed"]))
+        except DesignError as exc:
+            return VerifyReport(False, (str(exc),))
+        order = np.argsort(prep.level_h0)
+        h = _core.sha256_arrays("assignment", prep.level_h0[order], codes[order].astype(np.int16))
+        if h != cert["assignment_hash"]:
+            diffs.append(
+                "the re-derived assignment differs from the certified one (assignment hash)"
+            )
+    return VerifyReport(not diffs, tuple(diffs))
+
+
+def verify(units: pd.DataFrame, certificate: Mapping[str, Any] | str) -> bool:
+    """True when the assignment re-derives exactly from ``certificate`` for these units.
+
+    Parameters
+    ----------
+    units : DataFrame
+        The units that were randomised (with the id, strata, cluster and
+        re-randomisation covariate columns named in the certificate).
+    certificate : dict or path
+        :attr:`Assignment.certificate` or a path to its JSON file.
+
+    Returns
+    -------
+    bool
+        ``True`` only on an exact match of ids, design columns and assignment.
+        :func:`verify_details` says what differs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"person_id": range(20), "band": ["a", "b"] * 10})
+    >>> a = randomise(units, strata="band", seed=3)
+    >>> verify(units.sample(frac=1, random_state=1), a.certificate)
+    True
+    >>> verify(units.assign(band="a"), a.certificate)
+    False
+    """
+    return verify_details(units, certificate).ok
