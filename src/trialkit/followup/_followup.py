@@ -79,24 +79,26 @@ EXIT_CODES: dict[str, str] = {
     "13": "started self-motivated study",
 }
 EXIT_ROUTES: dict[str, str] = {
-    "00": "employment",
-    "01": "employment",
-    "03": "employment",
-    "04": "services",
-    "11": "services",
-    "12": "services",
+    "00": "subsidised",
+    "01": "employed",
+    "03": "employed",
+    "04": "service",
+    "11": "service",
+    "12": "service",
     "08": "education",
     "13": "education",
     "05": "out_of_labour_force",
     "10": "out_of_labour_force",
 }
+"""Exit route of each register exit code (open-market and subsidised employment kept apart)."""
 ROUTE_CODES: dict[str, int] = {
     "censored": 0,
-    "employment": 1,
-    "services": 2,
-    "education": 3,
-    "out_of_labour_force": 4,
-    "other": 5,
+    "employed": 1,
+    "subsidised": 2,
+    "service": 3,
+    "education": 4,
+    "out_of_labour_force": 5,
+    "other": 6,
 }
 
 OUTCOMES: dict[str, str] = {
@@ -115,7 +117,6 @@ OUTCOMES: dict[str, str] = {
     "sustained_employed": "at least k consecutive months employed so far",
 }
 _EMP = (STATE_CODES["employed"], STATE_CODES["subsidised"])
-_DAYS_PER_MONTH = 365.25 / 12
 
 
 def _to_days(values: pd.Series, name: str) -> np.ndarray:
@@ -390,27 +391,28 @@ class FollowUp:
         exit_m = _core.first_true(left)
         out["exit_month"] = np.where(exit_m >= 0, exit_m, np.nan)
         out["n_exits"] = n_exits
-        unemp = c == STATE_CODES["unemployed"]
+        unemp = job
         cum_unemp = np.concatenate(
             [np.zeros((c.shape[0], 1), dtype=np.int32), np.cumsum(unemp, axis=1, dtype=np.int32)],
             axis=1,
         )
         rows = np.arange(c.shape[0])
         for w in (6, 12):
-            lo = np.clip(exit_m + 1, 0, self.months)
-            hi = np.clip(exit_m + 1 + w, 0, self.months)
+            lo = np.clip(exit_m, 0, self.months)
+            hi = np.clip(exit_m + w, 0, self.months)
             back = (cum_unemp[rows, hi] - cum_unemp[rows, lo]) > 0
-            full = (exit_m >= 0) & (exit_m + w < self.months) & (observed_months > exit_m + w)
+            full = (exit_m >= 0) & (exit_m + w <= self.months) & (observed_months >= exit_m + w)
             val = np.where(back, 1.0, np.where(full, 0.0, np.nan))
             val[exit_m < 0] = np.nan
             out[f"returned_{w}m"] = val
         fs = self.first_spell
         out["unemployment_days"] = fs["days"]
-        out["unemployment_months"] = fs["days"] / _DAYS_PER_MONTH
-        out["unemployment_event"] = fs["event"]
+        out["unemployment_months"] = fs["months"]
+        out["unemployment_event"] = fs["event_m"]
+        out["unemployment_days_event"] = fs["event"]
         out["exit_reason"] = fs["reason"]
-        out["exit_route"] = fs["route"]
-        out["route_code"] = fs["route_code"]
+        out["exit_route"] = np.where(fs["event_m"] == 1, fs["route"], "censored")
+        out["route_code"] = np.where(fs["event_m"] == 1, fs["route_code"], 0)
         return out
 
     def outcomes(
@@ -652,6 +654,7 @@ class FollowUp:
         out = po[
             [
                 "unemployment_days",
+                "unemployment_days_event",
                 "unemployment_months",
                 "unemployment_event",
                 "exit_reason",
@@ -678,17 +681,32 @@ class FollowUp:
         )
 
     def rmst(
-        self, *, tau: float | None = None, control: Any = None, alpha: float = 0.05
+        self,
+        *,
+        tau: float | None = None,
+        time_to: Literal["unemployment_exit", "employment"] = "unemployment_exit",
+        control: Any = None,
+        alpha: float = 0.05,
     ) -> EffectTable:
-        """RMST of the first unemployment spell (months) by arm at ``tau`` (default the follow-up length)."""
+        """RMST by arm at ``tau`` months (default the follow-up length).
+
+        ``time_to="unemployment_exit"``: months in the first unemployment spell
+        (the difference is months of unemployment saved); ``"employment"``: months
+        before the first employed month (open or subsidised).
+        """
         from trialkit.followup._survival import rmst
 
         if self.arm is None:
             raise DesignError("rmst needs arms: build the follow-up with `arm=`")
+        check_choice("time_to", time_to, ["unemployment_exit", "employment"])
+        if time_to == "unemployment_exit":
+            dur, ev = "unemployment_months", "unemployment_event"
+        else:
+            dur, ev = "time_to_employment", "employment_event"
         return rmst(
             self.durations(),
-            duration="unemployment_months",
-            event="unemployment_event",
+            duration=dur,
+            event=ev,
             group=self.arm,
             tau=float(self.months if tau is None else tau),
             control=control,
@@ -965,7 +983,9 @@ def follow_up(
         gap_code=GAP,
         censored_code=CENSORED,
     )
-    first = _first_unemployment_spell(sp_p, s0, s1, code, en_na[in_p], er[in_p], o_day, cens, n)
+    first = _first_unemployment_spell(
+        sp_p, s0, s1, code, en_na[in_p], er[in_p], o_day, cens, n, bounds, reference_day
+    )
     return FollowUp(
         persons=pers,
         codes=codes,
@@ -999,6 +1019,8 @@ def _first_unemployment_spell(
     origin: np.ndarray,
     cens: np.ndarray,
     n: int,
+    bounds: np.ndarray,
+    reference_day: int,
 ) -> dict[str, np.ndarray]:
     """First unemployment spell still running at or starting after the origin: its length and exit."""
     sel = (code == STATE_CODES["unemployed"]) & (s1 > origin[p]) & (s0 <= cens[p])
@@ -1012,11 +1034,9 @@ def _first_unemployment_spell(
     days = np.full(n, np.nan)
     event = np.zeros(n, dtype=np.int64)
     rsn = np.full(n, "", dtype=object)
-    start_at = np.maximum(s0[idx], origin[who])
     ended = ~ongoing[idx] & (s1[idx] <= cens[who] + 1)
     stop = np.where(ended, s1[idx], cens[who] + 1)
     days[who] = stop - origin[who]
-    del start_at
     event[who] = ended.astype(np.int64)
     rsn[who] = np.where(ended, reason[idx], "")
     route = np.array(["other", *[EXIT_ROUTES[r] for r in EXIT_CODES]], dtype=object)
@@ -1024,7 +1044,17 @@ def _first_unemployment_spell(
     rcode_idx = pd.Series(rsn).map(lookup).fillna(0).to_numpy(dtype=np.int64)
     routes = route[rcode_idx]
     routes[event == 0] = "censored"
+    # on the monthly scale: follow-up months whose reference day the spell (or observation) covers
+    refs = bounds[:, :-1] + (reference_day - 1)
+    stop_all = np.full(n, np.iinfo(np.int64).min // 2)
+    stop_all[who] = stop
+    months_cov = (refs < stop_all[:, None]).sum(axis=1).astype(float)
+    months_cov[np.isnan(days)] = np.nan
+    event_m = event.copy()
+    event_m[months_cov >= bounds.shape[1] - 1] = 0  # still unemployed at the end of follow-up
     return {
+        "months": months_cov,
+        "event_m": event_m,
         "days": days,
         "event": event,
         "reason": rsn,
