@@ -19,6 +19,9 @@ Also :func:`bacon_decomposition` (Goodman-Bacon 2021) and :func:`absorbed_did`
 from __future__ import annotations
 
 from trialkit.diffindiff.api import did
+from trialkit.diffindiff.bacon import BaconResult, bacon_decomposition
+from trialkit.diffindiff.plots import event_plot, trends_plot
+from trialkit.diffindiff.regression import RegressionResult
 from trialkit.diffindiff.staggered import (
     AggregateResult,
     GroupTimeResult,
@@ -28,6 +31,11 @@ from trialkit.diffindiff.staggered import (
 
 __all__ = [
     "did",
+    "bacon_decomposition",
+    "BaconResult",
+    "RegressionResult",
+    "event_plot",
+    "trends_plot",
     "GroupTimeResult",
     "AggregateResult",
     "PretrendTest",

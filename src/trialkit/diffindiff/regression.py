@@ -419,6 +419,7 @@ def _wild_inference(
     bj: float,
     sej: float,
     alpha: float,
+    n_absorbed: int = 0,
 ) -> tuple[float, float, float]:
     """Wild cluster bootstrap p-value of beta_j = 0 and the CI by test inversion (same draws)."""
     xtx_inv = np.linalg.pinv(zd.T @ zd)
