@@ -208,6 +208,8 @@ def kaplan_meier(
     for k, lab in enumerate(labels):
         m = codes == k
         r = _core.kaplan_meier(time=t[m], event=e[m], alpha=alpha, conf_type=conf_type)
+        with np.errstate(invalid="ignore"):
+            std_err = np.where(r["survival"] > 0, r["se_log"] * r["survival"], np.nan)
         frames.append(
             pd.DataFrame(
                 {
@@ -218,7 +220,7 @@ def kaplan_meier(
                     "ci_high": r["ci_high"],
                     "at_risk": r["at_risk"],
                     "events": r["events"],
-                    "std_err": np.where(r["survival"] > 0, r["se_log"] * r["survival"], np.nan),
+                    "std_err": std_err,
                 }
             )
         )
