@@ -60,10 +60,12 @@ CODE_ROUTE = np.array([_ROUTE_OF_STATE[int(s)] for s in CODE_STATE], dtype=np.in
 # Exit-route shares of unemployment spells (codes in CODES order).
 # Long-term (12+ months): the brief's "rest of Finland" shares for codes 12, 11, 03, 05
 # (7.9 %, 14.7 %, 14.1 %, 16.5 %); the remaining 46.8 % spread over the other codes.
-SHARE_LONG = np.array([12.0, 4.0, 14.1, 8.0, 16.5, 3.0, 12.0, 14.7, 7.9, 7.8]) / 100.0
+SHARE_LONG = np.array([12.0, 4.0, 19.0, 8.0, 12.0, 3.0, 12.0, 14.7, 5.5, 7.8])
+SHARE_LONG = SHARE_LONG / SHARE_LONG.sum()
 # Short spells: about a third each to work, out of the labour force / education and services
 # (the brief's example month of outflow), most work found by the jobseekers themselves.
-SHARE_SHORT = np.array([6.0, 6.0, 30.0, 10.0, 12.0, 4.0, 13.0, 9.0, 1.0, 9.0]) / 100.0
+SHARE_SHORT = np.array([6.0, 6.0, 30.0, 13.0, 10.0, 4.0, 11.0, 12.0, 2.0, 7.0])
+SHARE_SHORT = SHARE_SHORT / SHARE_SHORT.sum()
 
 # ---------------------------------------------------------------------------
 # calendar: national registered unemployment rate (percent), piecewise linear
@@ -99,7 +101,7 @@ CAL_START = int(np.datetime64("2016-08", "M").astype(np.int64))
 CAL_END = int(np.datetime64("2017-07", "M").astype(np.int64))
 #: log-hazard change per percentage point of national unemployment below its level
 #: in the calibration year
-BETA_CYCLE = 0.12
+BETA_CYCLE = 0.16
 #: seasonal log-hazard shifts of leaving unemployment, Jan..Dec (mean zero)
 SEASON_HAZARD = np.array([0.10, 0.0, 0.0, 0.05, 0.05, -0.10, -0.20, 0.15, 0.10, 0.0, -0.05, -0.10])
 SEASON_HAZARD = SEASON_HAZARD - SEASON_HAZARD.mean()
@@ -141,11 +143,11 @@ TABLE31_STILL_1718 = {1: 27639, 3: 17249, 6: 10296, 12: 4411}
 MAX_DURATION = 120
 #: hazard multipliers beyond 12 months relative to months 7-12 (the long-term unemployed
 #: leave more slowly still; Table 3.1 ends at 12 months)
-LATE_FACTORS = {12: 0.85, 24: 0.70}
+LATE_FACTORS = {12: 0.75, 24: 0.55}
 #: small multiplicative corrections of the cumulative hazards at the knots, found by
 #: simulating the register and comparing with Table 3.1 (re-entry spells and the
 #: calendar within the cohort year shift the raw calibration slightly)
-KNOT_CORRECTION = {1: 1.0, 3: 1.0, 6: 1.0, 12: 1.0}
+KNOT_CORRECTION = {1: 1.15, 3: 1.117, 6: 1.08, 12: 1.026}
 
 
 @dataclass(frozen=True)
@@ -306,28 +308,63 @@ def return_multiplier(age: np.ndarray, education: np.ndarray, eta: np.ndarray) -
 # ---------------------------------------------------------------------------
 # stock sampling: duration at origin
 # ---------------------------------------------------------------------------
-def draw_duration_at_origin(
-    rng: np.random.Generator, eta: np.ndarray, *, max_duration: int = 96, chunk: int = 65_536
-) -> np.ndarray:
-    """Elapsed unemployment duration (months) of persons found unemployed at origin.
+STOCK_MAX_DURATION = 96
+#: acceptance cap (quantile of expected spell length over the inflow) of the stock sampling
+STOCK_CAP_QUANTILE = 0.975
 
-    In a stationary flow, the chance of finding person ``i`` at duration ``d`` in
-    the stock is proportional to the survivor function ``S_i(d)`` (Lancaster
-    1990, *The Econometric Analysis of Transition Data*, ch. 5), computed here with
-    the calibrated baseline and the calendar at its calibration level.
-    """
+
+_ETA_GRID = np.arange(-8.0, 8.0 + 1e-9, 0.005)
+
+
+def _survivor_rows(eta: np.ndarray, H: np.ndarray) -> np.ndarray:
+    return np.exp(-np.exp(eta)[:, None] * H[None, :])
+
+
+@lru_cache(maxsize=1)
+def _stock_terms() -> tuple[np.ndarray, np.ndarray, float]:
+    """Expected spell length and duration CDF on a fine grid of ``eta`` (step 0.005)."""
     alpha = baseline_alpha()
-    base = np.exp(alpha[:max_duration])
+    base = np.exp(alpha[:STOCK_MAX_DURATION])
     H = np.concatenate([[0.0], np.cumsum(base)[:-1]])  # H(d) before month d
-    u = rng.random(eta.shape[0])
-    out = np.empty(eta.shape[0], dtype=np.int64)
-    for s in range(0, eta.shape[0], chunk):
-        w = np.exp(eta[s : s + chunk])[:, None]
-        S = np.exp(-w * H[None, :])
-        c = np.cumsum(S, axis=1)
-        c /= c[:, -1:]
-        out[s : s + chunk] = (c < u[s : s + chunk, None]).sum(axis=1)
-    return out
+    S = _survivor_rows(_ETA_GRID, H)
+    c = np.cumsum(S, axis=1)
+    expected = c[:, -1].copy()
+    cdf = (c / expected[:, None]).astype(np.float32)
+    e_cal = np.interp(_calibration_eta(0.5), _ETA_GRID, expected)
+    return expected, cdf, float(np.quantile(e_cal, STOCK_CAP_QUANTILE))
+
+
+def draw_stock(
+    rng: np.random.Generator, eta: np.ndarray, *, chunk: int = 131_072
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample the stock of unemployed at origin from candidates drawn from the inflow.
+
+    In a stationary flow, person ``i`` is found in the stock with probability
+    proportional to the expected length of their spell, ``E_i = sum_d S_i(d)``,
+    and at elapsed duration ``d`` with probability ``S_i(d) / E_i`` (Lancaster
+    1990, *The Econometric Analysis of Transition Data*, ch. 5). Candidates are
+    kept with probability ``min(1, E_i / cap)`` (``cap`` the 97.5 % quantile of
+    ``E`` in the inflow, so only the slowest 2.5 % are under-weighted), and
+    given a duration drawn from ``S_i(d) / E_i`` (baseline hazard, calendar at
+    its calibration level; ``eta`` rounded to a grid of step 0.005). Persons at
+    ``d = 0`` then have the inflow's mix.
+
+    Returns
+    -------
+    keep : bool array
+    duration : int array (months elapsed at origin; meaningful where kept)
+    """
+    expected, cdf, cap = _stock_terms()
+    u = rng.random((2, eta.shape[0]))
+    g = np.clip(np.rint((eta - _ETA_GRID[0]) / 0.005).astype(np.int64), 0, _ETA_GRID.size - 1)
+    keep = u[0] < np.minimum(1.0, expected[g] / cap)
+    d_out = np.zeros(eta.shape[0], dtype=np.int64)
+    idx = np.flatnonzero(keep)
+    u1 = u[1].astype(np.float32)
+    for s in range(0, idx.size, chunk):
+        k = idx[s : s + chunk]
+        d_out[k] = (cdf[g[k]] < u1[k, None]).sum(axis=1)
+    return keep, d_out
 
 
 # ---------------------------------------------------------------------------

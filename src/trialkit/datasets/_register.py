@@ -230,7 +230,7 @@ def _draw_persons(
     parts: list[dict[str, np.ndarray]] = []
     got = 0
     while got < n:
-        m = n if population == "all" else max(2 * (n - got), 1000)
+        m = max((4 if population == "all" else 10) * (n - got), 1000)
         mi = rng.choice(len(munis), size=m, p=weight)
         lo = np.where((population == "treated") & (ft[mi] >= 0), np.maximum(ft[mi], o_lo), o_lo)
         origin = lo + np.floor(rng.random(m) * (o_hi - lo + 1)).astype(np.int64)
@@ -238,18 +238,18 @@ def _draw_persons(
         frailty = cov.frailty + munis["hazard_effect"].to_numpy()[mi]
         cov = _core.Covariates(cov.age, cov.female, cov.education, cov.prior_days, frailty)
         eta = _core.log_hazard_offset(cov)
-        d = _core.draw_duration_at_origin(rng, eta)
+        stock, d = _core.draw_stock(rng, eta)
         ub = rng.random(m)
         benefit = np.where((cov.prior_days < 180) | (d >= 17), 2, np.where(ub < 0.7, 0, 1)).astype(
             np.int64
         )
         rule = munis["rule"].to_numpy()[mi]
         elig = _eligible(rule, d, cov.age, benefit)
-        keep = np.ones(m, dtype=bool)
+        keep = stock
         if population == "treated":
-            keep = elig & (origin >= ft[mi])
+            keep = stock & elig & (origin >= ft[mi])
         elif population == "eligible":
-            keep = elig
+            keep = stock & elig
         k = np.flatnonzero(keep)[: n - got]
         parts.append(
             {
@@ -604,7 +604,8 @@ def true_effects(
     persons = _check_persons(persons)
     ratios = effect_ratios(effect)
     treatment_months = check_int("treatment_months", treatment_months, minimum=1)
-    return _truth_for(persons, ratios, treatment_months, as_seed_sequence(seed))
+    order = np.argsort(persons["person_id"].to_numpy(), kind="stable")
+    return _truth_for(persons.iloc[order], ratios, treatment_months, as_seed_sequence(seed))
 
 
 def _panel_truth(
