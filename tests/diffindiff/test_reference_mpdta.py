@@ -69,7 +69,7 @@ def test_group_time_matches_published_did(mpdta, published):
 
 def test_pretest_matches_published_p(mpdta, published):
     r = _fit(mpdta, inference="analytic")
-    t = r.pretrend_test()
+    t = r.pretrend_test(by="cell")
     assert t.df == 5
     assert t.p == pytest.approx(published["pretest_p"], abs=1e-5)
 

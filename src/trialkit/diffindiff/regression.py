@@ -55,8 +55,12 @@ class RegressionResult(EffectTable):
             **self.extra,
         }
 
-    def pretrend_test(self) -> PretrendTest:
-        """Joint Wald test (CR1 covariance, chi-square) that all lead coefficients are zero.
+    def pretrend_test(self, *, leads: int | None = None) -> PretrendTest:
+        """Joint Wald test (CR1 covariance, chi-square) that the lead coefficients are zero.
+
+        ``leads``: test only the leads nearest to treatment (default: all when at most 12,
+        otherwise the 12 nearest; see :meth:`GroupTimeResult.pretrend_test`). The binned
+        first lead, when the window was binned, is included.
 
         Examples
         --------
@@ -72,8 +76,11 @@ class RegressionResult(EffectTable):
                 "pretrend_test needs an event study (method='event_study' or 'sun_abraham')"
             )
         e = self.table.index.to_numpy()
-        pre = e < -1 if self.extra.get("binned_first") else e < 0
         pre = e < 0
+        n_avail = int(pre.sum())
+        k = min(n_avail, 12) if leads is None else int(leads)
+        if k < n_avail:
+            pre &= e >= -k - 1  # e = -1 is the omitted reference, so k leads reach -k - 1
         est = self.table["estimate"].to_numpy()[pre]
         v = self.vcov.to_numpy()[np.ix_(pre, pre)]
         w, df, p = _core.wald_test(est, v)

@@ -298,11 +298,33 @@ class GroupTimeResult(EffectTable):
             out.append(int(np.isin(self.g_unit, np.unique(c["group"][sel])).sum()))
         return np.asarray(out, dtype=np.int64)
 
-    def pretrend_test(self) -> PretrendTest:
-        r"""Joint Wald test of :math:`H_0: ATT(g,t) = 0` for all pre-treatment cells (t < g).
+    def pretrend_test(
+        self, *, by: Literal["event", "cell"] = "event", leads: int | None = None
+    ) -> PretrendTest:
+        r"""Joint Wald test that the pre-treatment effects are zero.
 
-        Uses the analytic covariance :math:`\Psi^\top\Psi/n^2` of the pre-treatment cells
-        (clustered when a cluster was given), as the ``did`` package's pre-test does.
+        Parameters
+        ----------
+        by : {"event", "cell"}
+            ``"event"`` (default) tests the event-time aggregated pre-treatment effects
+            :math:`\theta(e), e < 0`; ``"cell"`` tests every pre-treatment ATT(g, t), as the
+            ``did`` package's pre-test does.
+        leads : int, optional
+            Test only the ``leads`` periods nearest to treatment (:math:`-leads \le e < 0`, or
+            cells with :math:`t - g \ge -leads`). Default: all when at most 12, otherwise the 12
+            nearest. With monthly data a joint chi-square test of hundreds of leads whose
+            covariance is estimated from a few dozen treated units is badly over-sized (and
+            the covariance is singular when leads outnumber units), hence the cap.
+
+        Notes
+        -----
+        :math:`W = \hat\theta_{pre}'\hat V^{-1}\hat\theta_{pre} \sim \chi^2_k` with
+        :math:`\hat V = \Psi^\top\Psi / n^2` from the influence functions (summed within clusters).
+
+        Raises
+        ------
+        EstimationError
+            When the covariance of the tested effects is singular (fewer units than leads).
 
         Examples
         --------
@@ -310,19 +332,40 @@ class GroupTimeResult(EffectTable):
         >>> from trialkit.diffindiff.datasets import staggered_panel
         >>> r = tk.did(staggered_panel(seed=0), outcome="y", unit="unit", time="period",
         ...            first_treated="first_treated", inference="analytic")
-        >>> r.pretrend_test().df > 0
-        True
+        >>> r.pretrend_test().df
+        6
         """
+        check_choice("by", by, ["event", "cell"])
         c = self.cells
-        pre = (c["time"] < c["group"]) & np.isfinite(self.table["estimate"].to_numpy())
-        est = self.table["estimate"].to_numpy()[pre]
         n = self.psi.shape[0]
-        s = _core.cluster_sums(self.psi[:, pre], self.cluster)
+        if by == "cell":
+            e = c["time"] - c["group"]
+            est_all = self.table["estimate"].to_numpy()
+            psi = self.psi
+            labels: list[Any] = list(self.table.index)
+        else:
+            lab, th, psm, _, _ = _core.aggregate(self._raw(), self.g_unit, kind="event")
+            e, est_all, psi, labels = lab, th, psm, [int(v) for v in lab]
+        pre = e < 0
+        n_avail = int(np.unique(e[pre]).size)
+        k = n_avail if leads is None else check_int("leads", leads, minimum=1)
+        if leads is None:
+            k = min(n_avail, 12)
+        pre &= e >= -k
+        if not pre.any():
+            raise EstimationError("no pre-treatment effects to test")
+        s = _core.cluster_sums(psi[:, pre], self.cluster)
         vcov = s.T @ s / n**2
-        w, df, p = _core.wald_test(est, vcov)
-        terms = tuple(self.table.index[pre])
+        rank = int(np.linalg.matrix_rank(vcov))
+        if rank < int(pre.sum()):
+            raise EstimationError(
+                f"the covariance of the {int(pre.sum())} tested pre-treatment effects is singular "
+                f"(rank {rank}); test fewer leads (leads=) or use by='event'"
+            )
+        w, df, p = _core.wald_test(est_all[pre], vcov)
+        terms = tuple(v for v, keep in zip(labels, pre) if keep)
         return PretrendTest(
-            method="wald_pre_treatment",
+            method=f"wald_pre_treatment_{by}",
             n_obs=self.n_obs,
             alpha=self.alpha,
             excluded=self.excluded,
@@ -330,6 +373,7 @@ class GroupTimeResult(EffectTable):
             df=df,
             p=p,
             terms=terms,
+            meta={"by": by, "leads": k, "available_leads": n_avail},
         )
 
     def sensitivity(
