@@ -21,7 +21,14 @@ def data():
     z = rng.normal(size=(n, 2))
     arm = rng.integers(0, 3, n)
     cl = rng.integers(0, 40, n)
-    y = 1 + 0.5 * (arm == 1) - 0.3 * (arm == 2) + z @ [0.8, -0.4] + (arm == 1) * z[:, 0] + rng.normal(size=n)
+    y = (
+        1
+        + 0.5 * (arm == 1)
+        - 0.3 * (arm == 2)
+        + z @ [0.8, -0.4]
+        + (arm == 1) * z[:, 0]
+        + rng.normal(size=n)
+    )
     y2 = y + rng.normal(size=n)
     y2[rng.random(n) < 0.1] = np.nan
     return z, arm, cl, np.column_stack([y, y2]), rng.uniform(0.5, 2, n)
@@ -75,7 +82,9 @@ def test_sup_t_critical_value_closed_forms():
     e = rng.normal(size=(500, 1))
     c1 = _core.sup_t_critical(influence=e, alpha=0.05, n_draws=200_000, rng=rng)
     assert c1 == pytest.approx(1.959964, abs=0.02)
-    c2 = _core.sup_t_critical(influence=np.hstack([e, 2 * e, 3 * e]), alpha=0.05, n_draws=200_000, rng=rng)
+    c2 = _core.sup_t_critical(
+        influence=np.hstack([e, 2 * e, 3 * e]), alpha=0.05, n_draws=200_000, rng=rng
+    )
     assert c2 == pytest.approx(1.959964, abs=0.02)
     # K independent horizons: P(max|Z| <= c) = (2 Phi(c) - 1)^K = 0.95
     from scipy import stats
@@ -99,7 +108,9 @@ def test_follow_up_effects_options_and_plot():
     pd.testing.assert_frame_equal(tab, again)
     ax = e.plot(outcome="months_employed")
     line = ax.get_lines()[0]
-    np.testing.assert_allclose(line.get_ydata(), tab.xs("months_employed", level="outcome")["estimate"])
+    np.testing.assert_allclose(
+        line.get_ydata(), tab.xs("months_employed", level="outcome")["estimate"]
+    )
     lin = f.effects(outcomes=["employed"], horizons=[6], method="lin", covariates=["x"]).to_frame()
     assert lin["n"].iloc[0] <= f.n_persons
     with pytest.raises(DesignError, match="covariates"):
@@ -120,8 +131,12 @@ def test_cost_view_and_lee_bounds_closed_forms():
     with pytest.raises(DataError, match="no rows for outcome"):
         tk.followup.cost_view(e, daily_cost=35.0, outcome="days_employed")
     # Lee bounds: arm 1 observed 4/5, arm 0 3/5 -> trim q = 1/4 of arm 1's observed outcomes
-    df = pd.DataFrame({"y": [1, 2, 3, 4, np.nan, 1, 2, np.nan, np.nan, 3], "arm": [1] * 5 + [0] * 5})
-    b = tk.followup.lee_bounds(df, outcome="y", arm="arm", treatment=1, control=0, n_boot=50, seed=0)
+    df = pd.DataFrame(
+        {"y": [1, 2, 3, 4, np.nan, 1, 2, np.nan, np.nan, 3], "arm": [1] * 5 + [0] * 5}
+    )
+    b = tk.followup.lee_bounds(
+        df, outcome="y", arm="arm", treatment=1, control=0, n_boot=50, seed=0
+    )
     assert b.trimming == pytest.approx(0.25)
     assert b.lower == pytest.approx(2.0 - 2.0)  # mean of {1,2,3} minus control mean 2
     assert b.upper == pytest.approx(3.0 - 2.0)
@@ -132,14 +147,30 @@ def test_surrogate_index_recovers_linear_truth():
     rng = np.random.default_rng(4)
     n = 20000
     s_obs = rng.normal(size=(n, 2))
-    obs = pd.DataFrame({"s1": s_obs[:, 0], "s2": s_obs[:, 1], "y": 3 * s_obs[:, 0] + s_obs[:, 1] + rng.normal(size=n)})
+    obs = pd.DataFrame(
+        {
+            "s1": s_obs[:, 0],
+            "s2": s_obs[:, 1],
+            "y": 3 * s_obs[:, 0] + s_obs[:, 1] + rng.normal(size=n),
+        }
+    )
     a = rng.integers(0, 2, 4000)
     s_exp = rng.normal(size=(4000, 2)) + a[:, None] * np.array([0.2, 0.5])
     y_exp = 3 * s_exp[:, 0] + s_exp[:, 1] + rng.normal(size=4000)
-    exp = pd.DataFrame({"s1": s_exp[:, 0], "s2": s_exp[:, 1], "arm": a, "y": np.where(rng.random(4000) < 0.5, y_exp, np.nan)})
+    exp = pd.DataFrame(
+        {
+            "s1": s_exp[:, 0],
+            "s2": s_exp[:, 1],
+            "arm": a,
+            "y": np.where(rng.random(4000) < 0.5, y_exp, np.nan),
+        }
+    )
     r = tk.followup.surrogate_index(obs, exp, surrogates=["s1", "s2"], outcome="y", arm="arm")
     tab = r.to_frame()
     truth = 3 * 0.2 + 0.5
-    assert abs(tab.loc["surrogate_index[1]", "estimate"] - truth) < 3 * tab.loc["surrogate_index[1]", "se"]
+    assert (
+        abs(tab.loc["surrogate_index[1]", "estimate"] - truth)
+        < 3 * tab.loc["surrogate_index[1]", "se"]
+    )
     assert abs(tab.loc["observed[1]", "estimate"] - truth) < 3 * tab.loc["observed[1]", "se"]
     np.testing.assert_allclose(r.coefficients[["s1", "s2"]], [3, 1], atol=0.05)
