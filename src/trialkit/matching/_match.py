@@ -524,7 +524,7 @@ class MatchResult(Result):
 
     title: ClassVar[str] = "Matched sample"
 
-    spec: Matching
+    spec: Any
     data: pd.DataFrame
     treat: np.ndarray
     distance: np.ndarray | None
@@ -532,6 +532,7 @@ class MatchResult(Result):
     match_matrix: np.ndarray | None = None
     pairs: pd.DataFrame | None = None
     score_model: ScoreResult | None = None
+    cluster: str = "subclass"
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -666,7 +667,7 @@ class MatchResult(Result):
             require_columns(outcomes, [self.spec.id, *outs], name="outcomes")
             require_unique(outcomes, self.spec.id, name="outcomes")
             data = data.drop(columns=[c for c in outs if c in data.columns]).merge(
-                outcomes[[self.spec.id, *outs]], on=self.spec.id, how="left", validate="one_to_one"
+                outcomes[[self.spec.id, *outs]], on=self.spec.id, how="left", validate="many_to_one"
             )
         require_columns(data, outs)
         replace = bool(self.spec.replace) and self.spec.method == "nearest"
@@ -682,7 +683,12 @@ class MatchResult(Result):
                 "with replacement there are no disjoint pairs to cluster on; use se='abadie_imbens' or 'robust'"
             )
         if se_type == "abadie_imbens":
-            if not replace or self.match_matrix is None or self.distance is None:
+            if (
+                not replace
+                or self.match_matrix is None
+                or self.distance is None
+                or self.spec.method != "nearest"
+            ):
                 raise DesignError(
                     "se='abadie_imbens' is for nearest-neighbour matching with replacement on a score"
                 )
@@ -732,7 +738,7 @@ class MatchResult(Result):
                 xmat = np.column_stack(cols)
                 cluster = None
                 if se_type == "cluster":
-                    cluster = data["subclass"].to_numpy()[m].astype(np.int64)
+                    cluster = pd.factorize(data[self.cluster])[0][m]
                 beta, v, _ = _core.wls_cluster(y=y[m], x=xmat, w=w_all[m], cluster=cluster)
                 est.append(float(beta[1]))
                 ses.append(float(math.sqrt(v[1, 1])))
