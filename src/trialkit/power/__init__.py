@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from trialkit.power._result import PowerResult, SimulationPowerResult
 from trialkit.power.cluster import ClusterRCT
+from trialkit.power.did import DiDPower
 from trialkit.power.individual import IndividualRCT
 from trialkit.power.simulation import cluster_difference_test, simulate
+from trialkit.power.stepped_wedge import SteppedWedge
 from trialkit.power.survival import Survival
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "IndividualRCT",
     "ClusterRCT",
     "Survival",
+    "SteppedWedge",
+    "DiDPower",
     "simulate",
     "cluster_difference_test",
 ]

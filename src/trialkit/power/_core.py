@@ -392,6 +392,8 @@ def stepped_wedge_variance(
     ss = float(s @ s)
     stot2 = float(s.sum() ** 2)
     info = (sxx - k * srow2) / a - (ss - k * stot2) / (a * I)
+    scale = sxx / a  # information if every treated cluster-period were independent
+    info = np.where(info <= 1e-10 * scale, 0.0, info)  # treatment confounded with period
     with np.errstate(divide="ignore"):
         return 1.0 / info
 
