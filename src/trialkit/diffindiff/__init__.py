@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from trialkit.diffindiff.api import did
 from trialkit.diffindiff.bacon import BaconResult, bacon_decomposition
+from trialkit.diffindiff.individual import absorbed_did
 from trialkit.diffindiff.plots import event_plot, trends_plot
 from trialkit.diffindiff.regression import RegressionResult
 from trialkit.diffindiff.staggered import (
@@ -32,6 +33,7 @@ from trialkit.diffindiff.staggered import (
 __all__ = [
     "did",
     "bacon_decomposition",
+    "absorbed_did",
     "BaconResult",
     "RegressionResult",
     "event_plot",
