@@ -29,6 +29,8 @@ Lin, W. (2013). Agnostic notes on regression adjustments to experimental data.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import linalg, stats
 
@@ -102,7 +104,7 @@ def at_risk_at(*, time: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def log_rank(
     *, time: np.ndarray, event: np.ndarray, group: np.ndarray, strata: np.ndarray | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     r"""(Stratified) log-rank test of equal hazards across ``group`` codes 0..G-1.
 
     Observed minus expected :math:`O_g - E_g` and the hypergeometric covariance
@@ -242,7 +244,7 @@ class _CoxData:
 
 def _cox_terms(
     cd: _CoxData, beta: np.ndarray, *, second: bool = True
-) -> tuple[float, np.ndarray, np.ndarray | None, dict]:
+) -> tuple[float, np.ndarray, Any, dict]:
     x = cd.x
     p = x.shape[1]
     eta = x @ beta
@@ -306,7 +308,8 @@ def cox_fit(
     cd = _CoxData(x, np.asarray(time, dtype=float), np.asarray(event), strata, ties)
     p = x.shape[1]
     beta = np.zeros(p)
-    ll0, grad, info, _ = _cox_terms(cd, beta)
+    ll0, grad, info_opt, _ = _cox_terms(cd, beta)
+    info: np.ndarray = info_opt if info_opt is not None else np.eye(p)
     ll = ll0
     converged = False
     n_iter = 0
@@ -640,7 +643,7 @@ def ols_effects(
     else:
         infl = np.zeros((n, k_arm, k_out))
     miss = np.isnan(y)
-    patterns = {}
+    patterns: dict[bytes, list[int]] = {}
     for j in range(k_out):
         patterns.setdefault(miss[:, j].tobytes(), []).append(j)
     for cols in patterns.values():

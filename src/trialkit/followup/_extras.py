@@ -5,7 +5,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -246,7 +246,7 @@ def lee_bounds(
     >>> df = pd.DataFrame({"y": [1, 2, 3, 4, np.nan, 1, 2, np.nan, np.nan, 3], "arm": [1] * 5 + [0] * 5})
     >>> b = lee_bounds(df, outcome="y", arm="arm", treatment=1, control=0, n_boot=20)
     >>> round(b.lower, 3), round(b.upper, 3)
-    (-0.333, 1.667)
+    (0.0, 1.0)
     """
     t0 = _time.perf_counter()
     data = require_frame(data)
@@ -261,6 +261,7 @@ def lee_bounds(
     if obs[tr].sum() < 2 or obs[~tr].sum() < 2:
         raise DataError("each arm needs at least two observed outcomes for Lee bounds")
     lo, hi, q, which = _lee(y, obs, tr)
+    lo, hi = float(lo), float(hi)
     ss = as_seed_sequence(seed)
     idx_t = np.flatnonzero(tr)
     idx_c = np.flatnonzero(~tr)
@@ -377,7 +378,7 @@ def cost_view(
         extra.update(
             {"total_eur": tot, "total_ci_low": tot - q * tse, "total_ci_high": tot + q * tse}
         )
-    return effect_table(
+    out = effect_table(
         days * c,
         sub["se"].to_numpy() * c,
         index=list(hz),
@@ -391,6 +392,7 @@ def cost_view(
         meta={"daily_cost": c, "outcome": outcome, "n_persons": n_persons},
         cls=CostView,
     )
+    return cast(CostView, out)
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -119,7 +119,7 @@ OUTCOMES: dict[str, str] = {
 _EMP = (STATE_CODES["employed"], STATE_CODES["subsidised"])
 
 
-def _to_days(values: pd.Series, name: str) -> np.ndarray:
+def _to_days(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         s = pd.to_datetime(values)
     except (TypeError, ValueError) as exc:
@@ -615,7 +615,7 @@ class FollowUp:
                 names=["arm", "outcome", "horizon"],
             )
         excluded = self.excluded
-        return effect_table(
+        out = effect_table(
             rows_est,
             rows_se,
             index=idx,
@@ -646,6 +646,7 @@ class FollowUp:
             },
             cls=HorizonEffects,
         )
+        return cast(HorizonEffects, out)
 
     # -- survival views ------------------------------------------------------
     def durations(self) -> pd.DataFrame:

@@ -306,7 +306,7 @@ def log_rank(
     --------
     >>> df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 1, 1, 1, 0], "g": [0, 0, 0, 1, 1, 1]})
     >>> round(log_rank(df, duration="t", event="e", group="g").to_dict()["statistic"], 4)
-    4.9
+    5.0517
     """
     t0 = _time.perf_counter()
     strata_cols = as_list(strata)
@@ -487,7 +487,7 @@ def cox(
         method=method,
         n_obs=len(kept),
         alpha=alpha,
-        extra={"hazard_ratio": np.exp(beta), "naive_se": naive},
+        extra={"hazard_ratio": list(np.exp(beta)), "naive_se": list(naive)},
     ).to_frame()
     res = CoxResult(
         method=method,
@@ -505,8 +505,8 @@ def cox(
             "interval": "normal",
         },
         table=table,
-        loglik=float(fit["loglik"]),
-        loglik0=float(fit["loglik0"]),
+        loglik=float(fit["loglik"]),  # type: ignore[arg-type]
+        loglik0=float(fit["loglik0"]),  # type: ignore[arg-type]
         converged=bool(fit["converged"]),
         cov=pd.DataFrame(cov_used, index=covs, columns=covs),
         ph_test=zph,
