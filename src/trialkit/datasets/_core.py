@@ -173,7 +173,7 @@ def draw_covariates(rng: np.random.Generator, n: int, *, frailty_sd: float = 0.5
     p_tert = np.clip(0.24 - 0.16 * (age < 25), 0.02, None)
     education = np.where(u[3] < p_basic, 0, np.where(u[3] < 1 - p_tert, 1, 2)).astype(np.int64)
     a = 0.8 + 0.9 * (age >= 25) + 0.3 * (education == 2)
-    share = rng.beta(a, 1.0, size=n)
+    share = u[5] ** (1.0 / a)  # Beta(a, 1) by inversion
     prior = np.where(u[4] < 0.12 + 0.15 * (age < 25), 0.0, share)
     prior_days = np.round(prior * 1095).astype(np.int64)
     frailty = rng.normal(0.0, frailty_sd, size=n)
@@ -398,6 +398,18 @@ def treatment_multipliers(
     return weights_short @ r, weights_long @ r
 
 
+#: internal state codes: the six states plus "out of the labour force after code 10"
+_OLF10 = 6
+_PUBLIC_STATE = np.array([0, 1, 2, 3, 4, 5, 5], dtype=np.int8)
+_LEAVE_TABLE = np.concatenate(
+    [np.nan_to_num(LEAVE_HAZARD, nan=0.0), LEAVE_HAZARD_DID_NOT_RENEW[None, :]]
+).ravel()  # index 2 * state7 + late
+_DEST_CUM7 = np.concatenate([DESTINATION_CUM, DESTINATION_CUM[OLF][None, :]])
+_HORIZON_OF_T = np.full(FOLLOW_UP + 2, -1, dtype=np.int64)
+for _k, _h in enumerate(HORIZONS):
+    _HORIZON_OF_T[_h - 1] = _k
+
+
 def simulate(
     *,
     rng: np.random.Generator,
@@ -423,12 +435,13 @@ def simulate(
     draws two uniforms whatever their state (common random numbers).
     Transitions at the end of month ``m`` start a new spell in ``m + 1``;
     transitions after ``end_month`` are not recorded (censoring).
+    The loop is over calendar months; everything inside is vectorised over persons.
     """
     n = origin.shape[0]
     alpha = baseline_alpha()
-    state = np.zeros(n, dtype=np.int8)
+    origin = origin.astype(np.int64)
+    state = np.zeros(n, dtype=np.int64)  # internal codes 0..6
     dur = duration.astype(np.int64).copy()
-    olf10 = np.zeros(n, dtype=bool)  # in OLF after code 10
     in_first = np.ones(n, dtype=bool)
     ret_mult = return_multiplier(age, education, eta)
     treated = np.asarray(treated, dtype=bool)
@@ -448,10 +461,11 @@ def simulate(
             long_term=np.ones(tidx.size, bool),
         )
         ms, ml = treatment_multipliers(weights_short=ws, weights_long=wl, ratios=ratios)
-        mult_short = np.ones(n)
-        mult_long = np.ones(n)
-        mult_short[tidx] = ms
-        mult_long[tidx] = ml
+        log_mult_short = np.zeros(n)
+        log_mult_long = np.zeros(n)
+        log_mult_short[tidx] = np.log(ms)
+        log_mult_long[tidx] = np.log(ml)
+        treat_until = np.where(treated, origin + treatment_months, origin)
     r_code = ratios[CODE_ROUTE]
 
     start = int(origin.min())
@@ -468,88 +482,79 @@ def simulate(
     ev_m: list[np.ndarray] = []
     ev_s: list[np.ndarray] = []
     ev_c: list[np.ndarray] = []
-    horizon_idx = {h - 1: k for k, h in enumerate(HORIZONS)}
-
+    # all-cause hazard of leaving unemployment = A[d] * W_i * C[g_i](m) * season(m) * treatment;
+    # products of small tables instead of exponentials inside the loop
+    A = np.exp(alpha)
+    W = np.exp(eta)
+    amp_values, amp_group = np.unique(amplitude, return_inverse=True)
+    leave_other = _LEAVE_TABLE
+    if any_treated:
+        mult_short = np.exp(log_mult_short)
+        mult_long = np.exp(log_mult_long)
     cal = _cal_level()
     for m in range(start, last + 1):
         cyc_m = BETA_CYCLE * (cal - float(national_rate(np.array([m]))[0]))
-        u = rng.random((2, n))
+        C = np.exp(amp_values * cyc_m + SEASON_HAZARD[m % 12])
+        # common random numbers: an Exp(1) draw (leave if below the cumulative hazard of
+        # the month) and a uniform (where to) per person and month, whatever the state
+        e0 = rng.standard_exponential(n)
+        u1 = rng.random(n)
         active = origin <= m
-        t = m - origin
         if record_outcomes:
+            t = m - origin
             inwin = active & (t < FOLLOW_UP)
             emp_now = inwin & ((state == EMPLOYED) | (state == SUBSIDISED))
             m_emp += emp_now
             m_unemp += inwin & (state == UNEMPLOYED)
             newly = emp_now & (tte == FOLLOW_UP)
             tte[newly] = t[newly]
-            # the horizon snapshot: all persons share the same t only if same origin, so
-            # record per person where t == h - 1
-            for h1, k in horizon_idx.items():
-                sel = active & (t == h1)
-                if sel.any():
-                    employed_at[k, sel] = emp_now[sel]
-        new_state = state.copy()
-        code = np.full(n, -1, dtype=np.int64)
-
-        # -- unemployed
-        un = np.flatnonzero(active & (state == UNEMPLOYED))
-        if un.size:
-            d = np.minimum(dur[un], MAX_DURATION)
-            lam = np.exp(alpha[d] + eta[un] + amplitude[un] * cyc_m + SEASON_HAZARD[m % 12])
+            hk = _HORIZON_OF_T[np.clip(t, -1, FOLLOW_UP)]
+            sel = np.flatnonzero(hk >= 0)
+            if sel.size:
+                employed_at[hk[sel], sel] = emp_now[sel]
+        is_u = state == UNEMPLOYED
+        long_term = dur >= 12
+        lam = A[np.minimum(dur, MAX_DURATION)] * W * C[amp_group]
+        if any_treated:
+            on = m < treat_until
+            lam *= np.where(on, np.where(long_term, mult_long, mult_short), 1.0)
+        h = np.where(is_u, lam, leave_other[2 * state + (dur >= 6)] * ret_mult)
+        ex = active & (e0 < h)
+        idx = np.flatnonzero(ex)
+        code_idx = np.full(idx.size, -1, dtype=np.int64)
+        new = np.empty(idx.size, dtype=np.int8)
+        leave_u = is_u[idx]
+        iu = idx[leave_u]
+        if iu.size:
+            w = route_weights(
+                age=age[iu], education=education[iu], eta=eta[iu], long_term=long_term[iu]
+            )
             if any_treated:
-                on = treated[un] & (t[un] < treatment_months)
-                fac = np.where(d >= 12, mult_long[un], mult_short[un])
-                lam = np.where(on, lam * fac, lam)
-            else:
-                on = np.zeros(un.size, dtype=bool)
-            p = -np.expm1(-lam)
-            ex = u[0, un] < p
-            if ex.any():
-                idx = un[ex]
-                w = route_weights(
-                    age=age[idx], education=education[idx], eta=eta[idx], long_term=dur[idx] >= 12
-                )
-                if any_treated:
-                    w = np.where(on[ex][:, None], w * r_code[None, :], w)
-                c = np.cumsum(w, axis=1)
-                c /= c[:, -1:]
-                k = (c < u[1, idx][:, None]).sum(axis=1)
-                k = np.minimum(k, len(CODES) - 1)
-                code[idx] = k
-                new_state[idx] = CODE_STATE[k]
-                olf10[idx] = k == CODE_DID_NOT_RENEW
-                if record_outcomes:
-                    f = idx[in_first[idx]]
-                    first_route[f] = CODE_ROUTE[code[f]]
-                    first_time[f] = t[f] + 1
-        # -- other states
-        ot = np.flatnonzero(active & (state != UNEMPLOYED))
-        if ot.size:
-            s = state[ot].astype(np.int64)
-            late = (dur[ot] >= 6).astype(np.int64)
-            h = LEAVE_HAZARD[s, late]
-            h = np.where((s == OLF) & olf10[ot], LEAVE_HAZARD_DID_NOT_RENEW[late], h)
-            h = h * ret_mult[ot]
-            ex = u[0, ot] < -np.expm1(-h)
-            if ex.any():
-                idx = ot[ex]
-                cum = DESTINATION_CUM[state[idx].astype(np.int64)]
-                dest = (cum < u[1, idx][:, None]).sum(axis=1)
-                dest = np.minimum(dest, len(STATES) - 1)
-                new_state[idx] = dest
-                olf10[idx] = False
-        moved = new_state != state
-        if record_outcomes:
-            in_first &= ~(moved & (state == UNEMPLOYED))
-        dur = np.where(moved, 0, dur + active)
-        if record_events and m < end_month:
-            mv = np.flatnonzero(moved)
-            ev_p.append(mv.astype(np.int64))
-            ev_m.append(np.full(mv.size, m + 1, dtype=np.int64))
-            ev_s.append(new_state[mv])
-            ev_c.append(code[mv])
-        state = new_state
+                w = np.where(on[iu][:, None], w * r_code[None, :], w)
+            c = np.cumsum(w, axis=1)
+            k = (c < (u1[iu] * c[:, -1])[:, None]).sum(axis=1)
+            k = np.minimum(k, len(CODES) - 1)
+            code_idx[leave_u] = k
+            new[leave_u] = np.where(k == CODE_DID_NOT_RENEW, _OLF10, CODE_STATE[k])
+            if record_outcomes:
+                f = iu[in_first[iu]]
+                kf = k[in_first[iu]]
+                first_route[f] = CODE_ROUTE[kf]
+                first_time[f] = m - origin[f] + 1
+                in_first[iu] = False
+        io = idx[~leave_u]
+        if io.size:
+            cum = _DEST_CUM7[state[io]]
+            dest = (cum < u1[io][:, None]).sum(axis=1)
+            new[~leave_u] = np.minimum(dest, len(STATES) - 1)
+        dur += active
+        dur[idx] = 0
+        state[idx] = new
+        if record_events and m < end_month and idx.size:
+            ev_p.append(idx)
+            ev_m.append(np.full(idx.size, m + 1, dtype=np.int64))
+            ev_s.append(_PUBLIC_STATE[new])
+            ev_c.append(code_idx)
 
     out = SimOutput()
     if record_events:
