@@ -27,6 +27,7 @@ from trialkit.diffindiff.staggered import (
     AggregateResult,
     GroupTimeResult,
     PretrendTest,
+    RandomisationTest,
     SensitivityResult,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "GroupTimeResult",
     "AggregateResult",
     "PretrendTest",
+    "RandomisationTest",
     "SensitivityResult",
 ]

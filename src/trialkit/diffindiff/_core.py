@@ -319,6 +319,49 @@ def att_gt_unconditional_fast(
     )
 
 
+def simple_att(
+    y: np.ndarray, g: np.ndarray, *, control: str = "never", anticipation: int = 0
+) -> float:
+    r"""The simple aggregation of unconditional ATT(g, t) without influence functions (fast).
+
+    :math:`\theta = \sum_g\sum_{t \ge g} n_g ATT(g,t) / \sum_g\sum_{t\ge g} n_g` with the
+    long difference to :math:`g - 1 - \delta`; used for randomisation inference, where only
+    the point estimate is recomputed for each reassignment.
+    """
+    T = y.shape[1]
+    num = 0.0
+    den = 0.0
+    never = g == NEVER
+    for gg in np.unique(g[g >= 0]):
+        b = gg - 1 - anticipation
+        if b < 0:
+            continue
+        tt = np.arange(max(gg - anticipation, 1), T)
+        tt = tt[tt >= gg]
+        if tt.size == 0:
+            continue
+        treat = g == gg
+        dy = y[:, tt] - y[:, [b]]
+        m1 = dy[treat].mean(axis=0)
+        if control == "never":
+            if not never.any():
+                continue
+            m0 = dy[never].mean(axis=0)
+            ok = np.ones(tt.size, dtype=bool)
+        else:
+            comp = (
+                never[:, None] | (g[:, None] > np.maximum(tt, b)[None, :] + anticipation)
+            ) & ~treat[:, None]
+            cnt = comp.sum(axis=0)
+            ok = cnt > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m0 = (dy * comp).sum(axis=0) / cnt
+        n_g = treat.sum()
+        num += n_g * float((m1 - m0)[ok].sum())
+        den += n_g * int(ok.sum())
+    return num / den if den > 0 else float("nan")
+
+
 # ---------------------------------------------------------------------------
 # aggregation of ATT(g, t) (Callaway & Sant'Anna 2021, Section 3)
 # ---------------------------------------------------------------------------
