@@ -21,7 +21,10 @@ from trialkit.randomisation.assignment import (
     verify,
     verify_details,
 )
+from trialkit.randomisation.diagnostics import Balance, balance
 from trialkit.randomisation.estimators import itt
+from trialkit.randomisation.inference import RandomisationTest, randomisation_test
+from trialkit.randomisation.sequential import SequentialRandomiser, verify_log
 
 __all__ = [
     "randomise",

@@ -374,15 +374,9 @@ def linear_statistic_coefficients(
         n0 = n - n1
         return np.where(Z, 1.0 / n1, -1.0 / n0)
     ns = np.bincount(strata, minlength=n_strata).astype(float)
-    # treated count per draw and stratum: (D, S)
-    n1 = np.zeros((D, n_strata))
-    for s_idx in range(n_strata) if n_strata <= 64 else ():
-        n1[:, s_idx] = Z[:, strata == s_idx].sum(axis=1)
-    if n_strata > 64:
-        rows = np.repeat(np.arange(D), n)
-        cols = np.tile(strata, D)
-        n1 = np.bincount(rows * n_strata + cols, weights=Z.ravel(), minlength=D * n_strata)
-        n1 = n1.reshape(D, n_strata)
+    # treated count per draw and stratum, (D, S), in one bincount
+    flat = (np.arange(D)[:, None] * n_strata + strata[None, :]).ravel()
+    n1 = np.bincount(flat, weights=Z.ravel(), minlength=D * n_strata).reshape(D, n_strata)
     n0 = ns[None, :] - n1
     w = ns / n
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -403,6 +397,15 @@ def permute_within(
     base = np.broadcast_to(z, (n_draws, n))
     if strata is None or int(strata.max(initial=0)) == 0:
         return rng.permuted(base, axis=1)
+    n_strata = int(strata.max()) + 1
+    if n_strata <= 256:
+        # shuffle each stratum's block of columns in place (strata are contiguous)
+        out = np.array(base)
+        bounds = np.searchsorted(strata, np.arange(n_strata + 1))
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi - lo > 1:
+                out[:, lo:hi] = rng.permuted(out[:, lo:hi], axis=1)
+        return out
     keys = rng.random((n_draws, n)) + strata[None, :].astype(np.float64)
     idx = np.argsort(keys, axis=1)
     return np.take_along_axis(base, idx, axis=1)

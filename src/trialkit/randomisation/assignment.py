@@ -381,7 +381,7 @@ class Assignment(Result):
 
     def balance(self, units: pd.DataFrame, covariates: Sequence[str], **kwargs: Any) -> Any:
         """Covariate balance of this assignment (see :func:`trialkit.randomisation.balance`)."""
-        from trialkit.randomisation.balance import balance
+        from trialkit.randomisation.diagnostics import balance
 
         return balance(units, covariates=covariates, assignment=self, **kwargs)
 

@@ -177,7 +177,7 @@ def itt(
         T = np.column_stack([(arms_all == a).to_numpy(dtype=float) for a in others])
         Xcov = d[cov_cols].to_numpy(dtype=float) if cov_cols else np.empty((len(d), 0))
         if strata_cols:
-            sc = d[strata_cols].astype(str).agg(" | ".join, axis=1)
+            sc = d.groupby(strata_cols, sort=True).ngroup()
             dummies = pd.get_dummies(sc, drop_first=True, dtype=float).to_numpy()
             Xcov = np.column_stack([Xcov, dummies])
         if Xcov.shape[1] == 0:
@@ -209,7 +209,7 @@ def itt(
             ns.append(int(sel.sum()))
             cl = d[cluster].to_numpy()[sel] if cluster else None
             if strata_cols:
-                b = d[strata_cols][sel].astype(str).agg(" | ".join, axis=1).to_numpy()
+                b = d.groupby(strata_cols, sort=True).ngroup().to_numpy()[sel]
                 e, s, df, pairs = _blocked(y, t, b, cl)
                 info["design"] = (
                     "matched_pairs" if pairs else ("block_clustered" if cluster else "blocked")
