@@ -10,6 +10,7 @@ and :func:`true_effects` gives the true effects for any set of persons.
 
 from __future__ import annotations
 
+from trialkit.datasets._calibration import calibration
 from trialkit.datasets._register import (
     AGE_BANDS,
     DURATION_BANDS,
@@ -29,6 +30,7 @@ __all__ = [
     "make_register",
     "simulate_spells",
     "true_effects",
+    "calibration",
     "STATES",
     "EXIT_CODES",
     "ROUTES",
