@@ -25,6 +25,7 @@ __all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
 #: Modules that add subcommands; each defines ``add_parser(subparsers)``.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "trialkit._demo_cli",
+    "trialkit.randomisation._cli",
 )
 
 
