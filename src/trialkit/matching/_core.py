@@ -74,24 +74,32 @@ def _control_layout(
 
     Returns ``ctrl_rows`` (row index of the k-th sorted control), ``cd`` (their
     scores), ``lo``/``hi`` (bounds of each treated unit's stratum in that order)
-    and ``pos`` (number of same-stratum controls before the treated unit when all
-    units are sorted by score, ties broken by row order -- the layout MatchIt's
-    left/right search walks).
+    and ``pos`` (number of controls before the treated unit when all units are
+    sorted by stratum, score and row -- the layout MatchIt's left/right search
+    walks). One stable float sort plus a stable integer sort by stratum.
     """
-    rank = stable_rank(distance)
-    idx0 = np.flatnonzero(~treat)
-    idx1 = np.flatnonzero(treat)
-    key0 = stratum[idx0].astype(np.int64) * (distance.size + 1) + rank[idx0]
-    o = np.argsort(key0, kind="stable")
-    ctrl_rows = idx0[o]
-    key0 = key0[o]
+    order = np.argsort(distance, kind="stable")
+    s_sorted = stratum[order]
+    n_strata = int(stratum.max()) + 1 if stratum.size else 1
+    small = np.int16 if n_strata < 2**15 else np.int64
+    order = order[np.argsort(s_sorted.astype(small), kind="stable")]
+    is_c = ~treat[order]
+    c_before = np.cumsum(is_c) - is_c  # controls before each position
+    ctrl_rows = order[is_c]
     cd = distance[ctrl_rows]
-    s1 = stratum[idx1].astype(np.int64)
-    base = s1 * (distance.size + 1)
-    lo = np.searchsorted(key0, base, side="left")
-    hi = np.searchsorted(key0, base + distance.size + 1, side="left")
-    pos = np.searchsorted(key0, base + rank[idx1], side="left")
-    return ctrl_rows, cd, lo, hi, pos, idx1
+    t_pos_in_seq = np.flatnonzero(~is_c)
+    idx1_sorted = order[~is_c]
+    # map back to treated row order
+    idx1 = np.flatnonzero(treat)
+    inv = np.empty(treat.size, dtype=np.int64)
+    inv[idx1] = np.arange(idx1.size)
+    pos = np.empty(idx1.size, dtype=np.int64)
+    pos[inv[idx1_sorted]] = c_before[t_pos_in_seq]
+    counts = np.bincount(stratum[ctrl_rows], minlength=n_strata)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    s1 = stratum[idx1]
+    return ctrl_rows, cd, starts[s1], ends[s1], pos, idx1
 
 
 def nearest_greedy(
@@ -152,53 +160,65 @@ def nearest_greedy(
     n0 = cd.size
     par_r = list(range(n0 + 1))  # par_r[j] -> smallest available >= j (n0 = none)
     par_l = list(range(n0 + 1))  # par_l[j + 1] -> largest available <= j, shifted by one
-
-    def find(par: list[int], x: int) -> int:
-        while par[x] != x:
-            par[x] = par[par[x]]
-            x = par[x]
-        return x
-
     seq = _treated_order(distance, idx1, order).tolist()
     cdl = cd.tolist()
     d1l = d1.tolist()
     lol = lo.tolist()
     hil = hi.tolist()
     posl = pos.tolist()
-    rows = ctrl_rows.tolist()
+    chosen = np.full((n1, ratio), -1, dtype=np.int64)
     remaining = n0
     for r in range(ratio):
         still: list[int] = []
-        col = mm[:, r]
+        got_t: list[int] = []
+        got_j: list[int] = []
         for t in seq:
             if remaining == 0:
                 break
             p = posl[t]
+            # find largest available <= p - 1 (left) and smallest available >= p (right)
+            x = p
+            while par_l[x] != x:
+                par_l[x] = par_l[par_l[x]]
+                x = par_l[x]
+            jl = x - 1
+            x = p
+            while par_r[x] != x:
+                par_r[x] = par_r[par_r[x]]
+                x = par_r[x]
+            jr = x
             dt = d1l[t]
-            jl = find(par_l, p) - 1
-            jr = find(par_r, p)
-            lok = jl >= lol[t]
-            rok = jr < hil[t]
-            if lok and rok:
-                a = abs(cdl[jl] - dt)
-                b = abs(cdl[jr] - dt)
-                j, dist = (jl, a) if a <= b else (jr, b)
-            elif lok:
-                j, dist = jl, abs(cdl[jl] - dt)
-            elif rok:
-                j, dist = jr, abs(cdl[jr] - dt)
+            if jl >= lol[t]:
+                a = cdl[jl] - dt
+                a = -a if a < 0 else a
+                if jr < hil[t]:
+                    b = cdl[jr] - dt
+                    b = -b if b < 0 else b
+                    if b < a:
+                        jl = jr
+                        a = b
+                j = jl
+            elif jr < hil[t]:
+                a = cdl[jr] - dt
+                a = -a if a < 0 else a
+                j = jr
             else:
                 continue
-            if dist > cal:
+            if a > cal:
                 continue
-            col[t] = rows[j]
+            got_t.append(t)
+            got_j.append(j)
             par_r[j] = j + 1
             par_l[j + 1] = j
             remaining -= 1
             still.append(t)
+        if got_t:
+            chosen[np.asarray(got_t), r] = np.asarray(got_j)
         seq = still
         if not seq or remaining == 0:
             break
+    ok = chosen >= 0
+    mm[ok] = ctrl_rows[chosen[ok]]
     return mm
 
 

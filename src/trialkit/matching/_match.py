@@ -383,7 +383,7 @@ class Matching:
                 )
         out = frame.copy()
         out["weight"] = weights
-        out["subclass"] = pd.array(np.where(subclass > 0, subclass, pd.NA), dtype="Int64")
+        out["subclass"] = pd.arrays.IntegerArray(subclass.astype(np.int64), subclass <= 0)
         if distance is not None:
             out["distance"] = distance
         pairs = _pairs_frame(mm, treat, frame, self.id, distance) if mm is not None else None

@@ -167,14 +167,8 @@ class RiskSetMatching:
         out["matched_role"] = np.where(role, "treated", "control")
         w_all = np.r_[weights, np.zeros(pool.size)]
         out["weight"] = w_all
-        out["subclass"] = pd.array(
-            np.where(
-                np.r_[subclass, np.zeros(pool.size, np.int64)] > 0,
-                np.r_[subclass, np.zeros(pool.size, np.int64)],
-                pd.NA,
-            ),
-            dtype="Int64",
-        )
+        sub_all = np.r_[subclass, np.zeros(pool.size, np.int64)].astype(np.int64)
+        out["subclass"] = pd.arrays.IntegerArray(sub_all, sub_all <= 0)
         out["distance"] = dist[np.r_[stacked_rows, pool]]
         mm_out = mm_st  # indexes the first rows of `out`
         ids = frame[self.id].to_numpy()
