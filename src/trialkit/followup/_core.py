@@ -512,6 +512,18 @@ def resolve_segments(
     }
 
 
+def _first_day_table(lo_month: int, hi_month: int) -> np.ndarray:
+    """Day number of the first day of each month index in ``lo_month..hi_month``."""
+    m = np.arange(lo_month, hi_month + 1)
+    return m.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
+def _month_of_day_table(lo_day: int, hi_day: int) -> np.ndarray:
+    """Month index of each day number in ``lo_day..hi_day``."""
+    d = np.arange(lo_day, hi_day + 1)
+    return d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
 def month_boundaries(
     *, origin_month: np.ndarray, origin_offset: np.ndarray, months: int
 ) -> np.ndarray:
@@ -520,9 +532,10 @@ def month_boundaries(
     Month m starts ``m`` calendar months after the origin, on the origin's day
     of the month (clipped at the 28th).
     """
-    m = origin_month[:, None] + np.arange(months + 1)[None, :]
-    first = m.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return first + np.minimum(origin_offset, 27)[:, None]
+    lo = int(origin_month.min())
+    table = _first_day_table(lo, int(origin_month.max()) + months)
+    m = (origin_month - lo)[:, None] + np.arange(months + 1)[None, :]
+    return table[m] + np.minimum(origin_offset, 27)[:, None]
 
 
 def status_matrix(
@@ -532,7 +545,9 @@ def status_matrix(
     seg_stop: np.ndarray,
     seg_code: np.ndarray,
     seg_overlap: np.ndarray,
-    bounds: np.ndarray,
+    origin_month: np.ndarray,
+    origin_offset: np.ndarray,
+    months: int,
     reference_day: int,
     censor_day: np.ndarray,
     gap_code: int,
@@ -540,23 +555,54 @@ def status_matrix(
 ) -> tuple[np.ndarray, np.ndarray]:
     """State on the reference day of each follow-up month (int8), and overlap flags.
 
+    Segments are non-overlapping and sorted within person. For each segment the
+    follow-up months whose reference day it covers form a range ``[m_lo, m_hi)``
+    found by calendar arithmetic; the range's first month is marked with the
+    segment's code and the marks are carried forward along the months (a
+    forward fill), with a gap mark where a person's last segment ends.
     ``censor_day`` is the last observed day per person (inclusive); months whose
     reference day falls after it get ``censored_code``.
     """
-    n, months = bounds.shape[0], bounds.shape[1] - 1
-    keys = seg_person.astype(np.int64) * _KEY + seg_start
-    out = np.empty((n, months), dtype=np.int8)
-    ovl = np.zeros((n, months), dtype=bool)
-    pid = np.arange(n, dtype=np.int64)
-    for m in range(months):
-        ref = bounds[:, m] + (reference_day - 1)
-        idx = np.searchsorted(keys, pid * _KEY + ref, side="right") - 1
-        safe = np.maximum(idx, 0)
-        hit = (idx >= 0) & (seg_person[safe] == pid) & (seg_stop[safe] > ref)
-        col = np.where(hit, seg_code[safe], gap_code).astype(np.int8)
-        col[ref > censor_day] = censored_code
-        out[:, m] = col
-        ovl[:, m] = hit & seg_overlap[safe] & (ref <= censor_day)
+    n = censor_day.size
+    off = np.minimum(origin_offset, 27) + (reference_day - 1)
+
+    # m_lo = #{m in 0..months: ref_m < day} where ref_m = first(om + m) + off
+    lo_day = int(min(seg_start.min(initial=0), censor_day.min()) - 40)
+    hi_day = int(max(seg_stop.max(initial=0), censor_day.max()) + 40)
+    month_of = _month_of_day_table(lo_day, hi_day)
+
+    def count_before(day: np.ndarray, who: np.ndarray) -> np.ndarray:
+        x = np.clip(
+            day - off[who] - 1, lo_day, hi_day
+        )  # ref_m <= day - 1  <=>  first(om+m) <= day - 1 - off
+        return np.clip(month_of[x - lo_day] - origin_month[who] + 1, 0, months)
+
+    m_lo = count_before(seg_start, seg_person)
+    m_hi = count_before(seg_stop, seg_person)
+    live = m_hi > m_lo
+    marks = np.full((n, months + 1), -128, dtype=np.int8)
+    ovl_marks = np.zeros((n, months + 1), dtype=bool)
+    p_live = seg_person[live]
+    marks[p_live, m_lo[live]] = seg_code[live]
+    ovl_marks[p_live, m_lo[live]] = seg_overlap[live]
+    # the end of each person's last covering segment opens a gap
+    last = np.ones(p_live.size, dtype=bool)
+    last[:-1] = p_live[1:] != p_live[:-1]
+    end_p, end_m = p_live[last], m_hi[live][last]
+    marks[end_p, end_m] = np.where(marks[end_p, end_m] == -128, gap_code, marks[end_p, end_m])
+    marks = marks[:, :months]
+    ovl_marks = ovl_marks[:, :months]
+    has = marks != -128
+    idx = np.where(has, np.arange(months, dtype=np.int16)[None, :], np.int16(-1))
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    rows = np.arange(n)[:, None]
+    safe = np.maximum(idx, 0)
+    out = np.where(idx >= 0, marks[rows, safe], np.int8(gap_code)).astype(np.int8)
+    ovl = (idx >= 0) & ovl_marks[rows, safe] & (out != gap_code)
+    m_cens = count_before(censor_day + 1, np.arange(n))  # months with ref_m <= censor_day
+    cens = np.arange(months)[None, :] >= m_cens[:, None]
+    out[cens] = censored_code
+    ovl[cens] = False
     return out, ovl
 
 
@@ -565,14 +611,14 @@ def days_in_codes(
     seg_person: np.ndarray,
     seg_start: np.ndarray,
     seg_stop: np.ndarray,
-    seg_code: np.ndarray,
-    codes: np.ndarray,
+    seg_code: np.ndarray | None,
+    codes: np.ndarray | None,
     window_start: np.ndarray,
     window_stop: np.ndarray,
     n: int,
 ) -> np.ndarray:
     """Days each person spends in any of ``codes`` within ``[window_start, window_stop)``."""
-    sel = np.isin(seg_code, codes)
+    sel = np.isin(seg_code, codes) if (codes is not None and seg_code is not None) else slice(None)
     p = seg_person[sel]
     lo = np.maximum(seg_start[sel], window_start[p])
     hi = np.minimum(seg_stop[sel], window_stop[p])

@@ -119,6 +119,13 @@ OUTCOMES: dict[str, str] = {
 _EMP = (STATE_CODES["employed"], STATE_CODES["subsidised"])
 
 
+def _in_codes(c: np.ndarray, codes: Sequence[int]) -> np.ndarray:
+    """``numpy.isin`` for small int8 code matrices by a 256-entry lookup table."""
+    lut = np.zeros(256, dtype=bool)
+    lut[np.asarray(codes, dtype=np.int64) % 256] = True
+    return lut[np.asarray(c, dtype=np.int8).view(np.uint8)]
+
+
 def _to_days(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         s = pd.to_datetime(values)
@@ -315,7 +322,7 @@ class FollowUp:
                 "unemployed": (STATE_CODES["unemployed"],),
                 "in_service": (STATE_CODES["service"],),
             }[name]
-            out = np.isin(col, target).astype(float)
+            out = _in_codes(col, target).astype(float)
             out[col == CENSORED] = np.nan
             return out
         if name.startswith("months_"):
@@ -324,7 +331,7 @@ class FollowUp:
                 "months_unemployed": (STATE_CODES["unemployed"],),
                 "months_service": (STATE_CODES["service"],),
             }[name]
-            cum = np.cumsum(np.isin(c, target), axis=1, dtype=np.int32)
+            cum = np.cumsum(_in_codes(c, target), axis=1, dtype=np.int32)
             out = cum[:, hs - 1].astype(float)
             out[~complete] = np.nan
             return out
@@ -335,21 +342,23 @@ class FollowUp:
                 "days_jobseeker": (STATE_CODES["unemployed"], STATE_CODES["service"]),
             }[name]
             seg = self.segments
+            sel = np.isin(seg["code"], target)
+            sp_, s0_, s1_ = seg["person"][sel], seg["start"][sel], seg["stop"][sel]
             out = np.empty((self.n_persons, hs.size))
             for j, h in enumerate(hs):
                 out[:, j] = _core.days_in_codes(
-                    seg_person=seg["person"],
-                    seg_start=seg["start"],
-                    seg_stop=seg["stop"],
-                    seg_code=seg["code"],
-                    codes=np.asarray(target),
+                    seg_person=sp_,
+                    seg_start=s0_,
+                    seg_stop=s1_,
+                    seg_code=None,
+                    codes=None,
                     window_start=self.origin_day,
                     window_stop=self.bounds[:, h],
                     n=self.n_persons,
                 )
             out[self.bounds[:, hs] > self.censor_day[:, None] + 1] = np.nan
             return out
-        emp = np.isin(c, _EMP)
+        emp = _in_codes(c, _EMP)
         if name == "ever_employed":
             got = np.cumsum(emp, axis=1)[:, hs - 1] > 0
             out = got.astype(float)
@@ -376,7 +385,7 @@ class FollowUp:
         """
         c = self.codes
         observed_months = (c != CENSORED).sum(axis=1)
-        emp = np.isin(c, _EMP)
+        emp = _in_codes(c, _EMP)
         first_emp = _core.first_true(emp)
         out = pd.DataFrame(index=self.persons.index)
         out["time_to_employment"] = np.where(first_emp >= 0, first_emp, observed_months).astype(
@@ -384,7 +393,7 @@ class FollowUp:
         )
         out["employment_event"] = (first_emp >= 0).astype(int)
         # revolving door on the monthly panel
-        job = np.isin(c, (STATE_CODES["unemployed"], STATE_CODES["service"]))
+        job = _in_codes(c, (STATE_CODES["unemployed"], STATE_CODES["service"]))
         left = np.zeros_like(job)
         left[:, 1:] = job[:, :-1] & ~job[:, 1:] & (c[:, 1:] != CENSORED)
         n_exits = left.sum(axis=1)
@@ -874,23 +883,30 @@ def follow_up(
             f"{int(back.sum())} spells end before they start (column {end!r} < {start!r}; "
             f"person ids {ids}); fix or drop them first"
         )
-    sv = spells[state].astype(str).to_numpy()
-    unknown = ~np.isin(sv, STATES)
-    if unknown.any():
+    s_codes, s_uniques = pd.factorize(spells[state])
+    s_names = [str(u) for u in s_uniques]
+    unknown = sorted(
+        {u for u in s_names if u not in STATES} | ({"<missing>"} if (s_codes < 0).any() else set())
+    )
+    if unknown:
         raise DataError(
-            f"column {state!r} of `spells` has unknown states {sorted(set(sv[unknown]))[:5]}; "
-            f"allowed: {list(STATES)}"
+            f"column {state!r} of `spells` has unknown states {unknown[:5]}; allowed: {list(STATES)}"
         )
+    code_all = np.array([STATE_CODES[u] for u in s_names], dtype=np.int64)[s_codes]
+    reason_labels = ["", *EXIT_CODES]
     if exit_reason:
-        er = spells[exit_reason].fillna("").astype(str).str.strip().to_numpy()
-        bad = ~np.isin(er, list(EXIT_CODES) + [""])
-        if bad.any():
+        e_codes, e_uniques = pd.factorize(spells[exit_reason])
+        e_names = [str(u).strip() for u in e_uniques]
+        bad = sorted({u for u in e_names if u not in reason_labels})
+        if bad:
             raise DataError(
-                f"column {exit_reason!r} of `spells` has unknown exit codes {sorted(set(er[bad]))[:5]}; "
+                f"column {exit_reason!r} of `spells` has unknown exit codes {bad[:5]}; "
                 f"allowed: {list(EXIT_CODES)} or empty when ongoing"
             )
+        lookup = np.array([reason_labels.index(u) for u in e_names] + [0], dtype=np.int64)
+        er = lookup[e_codes]  # code -1 (missing) -> the appended 0 = ""
     else:
-        er = np.full(len(spells), "", dtype=object)
+        er = np.zeros(len(spells), dtype=np.int64)
 
     # -- end of data and persons ----------------------------------------------
     if end_of_data is None:
@@ -948,9 +964,7 @@ def follow_up(
     s0 = st_day[in_p]
     s1 = np.where(en_na[in_p], eod, en_day[in_p]) + 1  # half-open [start, stop)
     s1 = np.minimum(s1, np.maximum(eod + 1, s0))  # nothing after end of data
-    code = (
-        pd.Series(sv[in_p]).map({s: i + 1 for i, s in enumerate(STATES)}).to_numpy(dtype=np.int64)
-    )
+    code = code_all[in_p]
     rank_of_code = np.zeros(len(STATES) + 1, dtype=np.int64)
     for r_i, s in enumerate(reversed(prio)):
         rank_of_code[STATE_CODES[s]] = r_i
@@ -978,7 +992,9 @@ def follow_up(
         seg_stop=segments["stop"],
         seg_code=segments["code"],
         seg_overlap=segments["overlap"],
-        bounds=bounds,
+        origin_month=o_month,
+        origin_offset=o_off,
+        months=months,
         reference_day=reference_day,
         censor_day=cens,
         gap_code=GAP,
@@ -1034,16 +1050,15 @@ def _first_unemployment_spell(
     who = p[idx]
     days = np.full(n, np.nan)
     event = np.zeros(n, dtype=np.int64)
-    rsn = np.full(n, "", dtype=object)
+    rsn_idx = np.zeros(n, dtype=np.int64)
     ended = ~ongoing[idx] & (s1[idx] <= cens[who] + 1)
     stop = np.where(ended, s1[idx], cens[who] + 1)
     days[who] = stop - origin[who]
     event[who] = ended.astype(np.int64)
-    rsn[who] = np.where(ended, reason[idx], "")
+    rsn_idx[who] = np.where(ended, reason[idx], 0)
+    rsn = np.array(["", *EXIT_CODES], dtype=object)[rsn_idx]
     route = np.array(["other", *[EXIT_ROUTES[r] for r in EXIT_CODES]], dtype=object)
-    lookup = {r: i for i, r in enumerate(["", *EXIT_CODES])}
-    rcode_idx = pd.Series(rsn).map(lookup).fillna(0).to_numpy(dtype=np.int64)
-    routes = route[rcode_idx]
+    routes = route[rsn_idx]
     routes[event == 0] = "censored"
     # on the monthly scale: follow-up months whose reference day the spell (or observation) covers
     refs = bounds[:, :-1] + (reference_day - 1)
@@ -1060,5 +1075,6 @@ def _first_unemployment_spell(
         "event": event,
         "reason": rsn,
         "route": routes,
-        "route_code": pd.Series(routes).map(ROUTE_CODES).to_numpy(dtype=np.int64),
+        "route_code": np.array([0, *[ROUTE_CODES[r] for r in route[1:]]])[rsn_idx] * (event == 1)
+        + np.where((event == 1) & (rsn_idx == 0), ROUTE_CODES["other"], 0),
     }
