@@ -147,7 +147,7 @@ LATE_FACTORS = {12: 0.75, 24: 0.55}
 #: small multiplicative corrections of the cumulative hazards at the knots, found by
 #: simulating the register and comparing with Table 3.1 (re-entry spells and the
 #: calendar within the cohort year shift the raw calibration slightly)
-KNOT_CORRECTION = {1: 1.15, 3: 1.117, 6: 1.08, 12: 1.026}
+KNOT_CORRECTION = {1: 1.19, 3: 1.16, 6: 1.116, 12: 1.048}
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,11 @@ def _municipalities(
     pop = df["population"].to_numpy(dtype=float)
     df["labour_force"] = np.round(0.47 * pop).astype(np.int64)
     df["growth"] = np.where(pop > 50_000, 0.006, -0.008) + rng.normal(0.0, 0.003, size=n)
-    df["hazard_effect"] = rng.normal(0.0, 0.12, size=n) - 0.03 * (df["base_rate"].to_numpy() - 11.0)
+    eff = rng.normal(0.0, 0.12, size=n) - 0.03 * (df["base_rate"].to_numpy() - 11.0)
+    # centred on the unemployed (the persons' sampling weights), so the calibration to the
+    # national Table 3.1 does not move with the seed
+    w = df["labour_force"].to_numpy() * df["base_rate"].to_numpy()
+    df["hazard_effect"] = eff - np.average(eff, weights=w)
     df["first_treated"] = pd.to_datetime(df["trial_start"].replace("", None), format="%Y-%m")
     df["first_treated_month"] = np.where(
         df["first_treated"].isna(),
