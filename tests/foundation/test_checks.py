@@ -14,12 +14,14 @@ from trialkit.errors import DataError, DesignError
 
 @pytest.fixture
 def persons():
-    return pd.DataFrame({
-        "person_id": [1, 2, 3, 4],
-        "age": [23, 41, None, 57],
-        "education": ["basic", "secondary", "tertiary", "basic"],
-        "employed": [0, 1, 1, 2],
-    })
+    return pd.DataFrame(
+        {
+            "person_id": [1, 2, 3, 4],
+            "age": [23, 41, None, 57],
+            "education": ["basic", "secondary", "tertiary", "basic"],
+            "employed": [0, 1, 1, 2],
+        }
+    )
 
 
 def test_missing_columns_lists_available(persons):
@@ -30,7 +32,10 @@ def test_missing_columns_lists_available(persons):
 
 
 def test_missing_values_named_with_ids(persons):
-    with pytest.raises(DataError, match=r"column 'age' of `persons` has 1 missing values \(person_id values \[3\]\)"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'age' of `persons` has 1 missing values \(person_id values \[3\]\)",
+    ):
         c.require_no_missing(persons, ["person_id", "age"], name="persons", id="person_id")
 
 

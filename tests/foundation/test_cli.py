@@ -9,8 +9,9 @@ import trialkit
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "trialkit", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "trialkit", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_version():

@@ -115,8 +115,15 @@ def test_base_result_has_no_table_but_still_serialises():
 def test_effect_plot_draws_estimates():
     import matplotlib.pyplot as plt
 
-    res = effect_table([0.01, 0.03, 0.04], [0.01] * 3, index=[12, 24, 36], index_name="horizon",
-                       n=100, method="m", n_obs=100)
+    res = effect_table(
+        [0.01, 0.03, 0.04],
+        [0.01] * 3,
+        index=[12, 24, 36],
+        index_name="horizon",
+        n=100,
+        method="m",
+        n_obs=100,
+    )
     ax = res.plot()
     line = ax.get_lines()[0]
     np.testing.assert_allclose(line.get_xdata(), [12, 24, 36])
@@ -138,18 +145,31 @@ def test_interval_contains_estimate_and_p_in_unit_interval(rows):
     assert ((t["p"] >= 0) & (t["p"] <= 1)).all()
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
-    max_leaves=10,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=3), children, max_size=3)
+        ),
+        max_leaves=10,
+    )
+)
 def test_jsonable_always_produces_valid_json(obj):
     out = jsonable(obj)
     json.dumps(out, allow_nan=False)
 
 
 def test_jsonable_numpy_and_dates():
-    out = jsonable({"a": np.int64(3), "b": np.float32(0.5), "c": np.array([1.0, np.inf]),
-                    "d": np.datetime64("NaT"), "e": pd.NaT, "f": (np.bool_(True),)})
+    out = jsonable(
+        {
+            "a": np.int64(3),
+            "b": np.float32(0.5),
+            "c": np.array([1.0, np.inf]),
+            "d": np.datetime64("NaT"),
+            "e": pd.NaT,
+            "f": (np.bool_(True),),
+        }
+    )
     assert out == {"a": 3, "b": 0.5, "c": [1.0, None], "d": None, "e": None, "f": [True]}
     assert math.isclose(jsonable(np.float64(1 / 3)), 1 / 3)

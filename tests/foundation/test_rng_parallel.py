@@ -71,8 +71,12 @@ def test_dask_backend_bit_identical():
     import distributed
 
     fn = functools.partial(_draw, size=2)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         dask = map_replications(fn, 17, seed=4, backend="dask")
     assert dask == map_replications(fn, 17, seed=4)
 
