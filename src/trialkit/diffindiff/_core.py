@@ -613,8 +613,9 @@ def cluster_vcov(
     """
     n, k = x.shape
     n_cl = int(cluster.max()) + 1
-    scores = np.zeros((n_cl, k))
-    np.add.at(scores, cluster, x * resid[:, None])
+    scores = np.column_stack(
+        [np.bincount(cluster, weights=x[:, j] * resid, minlength=n_cl) for j in range(k)]
+    )
     meat = scores.T @ scores
     kk = k + n_absorbed
     factor = n_cl / (n_cl - 1) * (n - 1) / (n - kk)

@@ -35,6 +35,20 @@ __all__ = ["absorbed_did"]
 log = logging.getLogger("trialkit.diffindiff")
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 of ``values`` (fast path for integers with a compact range)."""
+    if values.dtype.kind in "iu" and values.size:
+        lo = int(values.min())
+        span = int(values.max()) - lo + 1
+        if span <= 4 * values.size:
+            shifted = values - lo
+            present = np.bincount(shifted, minlength=span) > 0
+            remap = np.cumsum(present) - 1
+            return remap[shifted].astype(np.int64), int(present.sum())
+    codes, levels = pd.factorize(values)
+    return codes.astype(np.int64), len(levels)
+
+
 def absorbed_did(
     data: pd.DataFrame,
     *,
@@ -130,12 +144,19 @@ def absorbed_did(
     keep = ~miss
     if miss.any():
         excluded.append(Exclusion(reason="missing values", n=int(miss.sum()), column=outcome))
-    uc, _ = pd.factorize(data[unit].to_numpy()[keep])
-    tc, tlev = pd.factorize(data[time].to_numpy()[keep])
-    uc = uc.astype(np.int64)
-    tc = tc.astype(np.int64)
-    key = uc * (len(tlev)) + tc
-    if np.unique(key).size != key.size:
+    all_kept = bool(keep.all())
+    uvals = data[unit].to_numpy()
+    tvals = data[time].to_numpy()
+    uc, n_u0 = _codes(uvals if all_kept else uvals[keep])
+    tc, n_t0 = _codes(tvals if all_kept else tvals[keep])
+    n_cells = n_u0 * n_t0
+    key = uc * n_t0 + tc
+    if n_cells <= 4 * key.size:
+        dup = bool(np.bincount(key, minlength=n_cells).max() > 1)
+    else:
+        sk = np.sort(key)
+        dup = bool(np.any(sk[1:] == sk[:-1]))
+    if dup:
         raise DataError(f"`data` has duplicate rows for the same {unit!r} and {time!r}")
     y = data[outcome].to_numpy(dtype=float)[keep]
     x = np.column_stack(
@@ -151,8 +172,8 @@ def absorbed_did(
         if not pos.all():
             excluded.append(Exclusion(reason="zero weight", n=int((~pos).sum()), column=weights))
             y, x, w, uc, tc = y[pos], x[pos], w[pos], uc[pos], tc[pos]
-            uc = pd.factorize(uc)[0].astype(np.int64)
-            tc = pd.factorize(tc)[0].astype(np.int64)
+            uc = _codes(uc)[0]
+            tc = _codes(tc)[0]
     n_units = int(uc.max()) + 1
     n_periods = int(tc.max()) + 1
     N = y.size
@@ -194,10 +215,10 @@ def absorbed_did(
             cl = pd.factorize(cl)[0].astype(np.int64)
         # count treated clusters
         treated_rows = x[:, 0] != 0
-        n_tr = int(np.unique(cl[treated_rows]).size)
+        n_tr = int(np.count_nonzero(np.bincount(cl[treated_rows])))
     else:
         cl = uc
-        n_tr = int(np.unique(uc[x[:, 0] != 0]).size)
+        n_tr = int(np.count_nonzero(np.bincount(uc[x[:, 0] != 0])))
     n_cl = int(cl.max()) + 1
     warn_few_clusters(
         n_cl, n_tr, what=f"clusters of {cluster!r}" if cluster else "units", stacklevel=3
