@@ -18,6 +18,7 @@ from math import gcd
 import numpy as np
 
 __all__ = [
+    "group_sums_u64",
     "mix64",
     "keyed_uniform_keys",
     "integer_ratios",
@@ -46,23 +47,37 @@ def mix64(x: np.ndarray) -> np.ndarray:
 
     A bijection of ``uint64`` with good avalanche; arithmetic wraps modulo 2**64.
     """
-    z = np.asarray(x, dtype=np.uint64) + _GOLDEN
-    z = z ^ (z >> np.uint64(30))
-    z = z * _M1
-    z = z ^ (z >> np.uint64(27))
-    z = z * _M2
-    return z ^ (z >> np.uint64(31))
+    z = np.asarray(x, dtype=np.uint64) + _GOLDEN  # new array; the rest works in place
+    z ^= z >> np.uint64(30)
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    z ^= z >> np.uint64(31)
+    return z
 
 
 def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int]) -> np.ndarray:
-    """Per-unit random keys ``u_i = mix(mix(h0_i xor k1) xor k2)`` (uint64).
+    """Per-unit random keys ``u_i = mix(h0_i xor k1) xor k2`` (uint64).
 
     ``h0`` is a seed-free hash of the unit id and ``key`` two 64-bit words drawn
     from the seed, so the key of a unit depends on its id and the seed only --
     never on its row. The map from ``h0`` to ``u`` is a bijection for a fixed key.
     """
     k1, k2 = (np.uint64(int(k) & 0xFFFFFFFFFFFFFFFF) for k in key[:2])
-    return mix64(mix64(h0 ^ k1) ^ k2)
+    u = mix64(h0 ^ k1)
+    u ^= k2
+    return u
+
+
+def group_sums_u64(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum of uint64 ``values`` per group modulo 2**64, vectorised (four exact 16-bit bincounts)."""
+    v = np.asarray(values, dtype=np.uint64)
+    total = np.zeros(n_groups, dtype=np.uint64)
+    for k in range(4):
+        part = ((v >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float64)
+        sums = np.bincount(groups, weights=part, minlength=n_groups)  # exact: < 2**53
+        total += sums.astype(np.uint64) << np.uint64(16 * k)
+    return total
 
 
 def sha256_arrays(*parts: np.ndarray | bytes | str) -> str:
@@ -183,12 +198,15 @@ def stratified_counts(sizes: np.ndarray, r: np.ndarray, rng: np.random.Generator
     return counts + extra
 
 
-def assign_by_counts(strata: np.ndarray, u: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def assign_by_counts(
+    strata: np.ndarray, u: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Arm codes: in each stratum the units ordered by their random key ``u`` take the
     arms ``0, 0, .., 1, 1, ..`` in the numbers given by ``counts`` (a uniformly
     random assignment with exactly those counts).
 
     ``strata`` are codes ``0 .. S-1``; ``u`` uint64 keys without ties.
+    Returns the arm codes and the order used (units sorted by stratum, then key).
     """
     S, k = counts.shape
     n = strata.size
@@ -199,7 +217,8 @@ def assign_by_counts(strata: np.ndarray, u: np.ndarray, counts: np.ndarray) -> n
         if bits <= 24:
             # one sort of a composite key: stratum in the high bits, key below
             shift = np.uint64(64 - bits)
-            comp = (strata.astype(np.uint64) << shift) | (u >> np.uint64(bits))
+            comp = u >> np.uint64(bits)
+            comp |= strata.astype(np.uint64) << shift
             order = np.argsort(comp)
             sc = comp[order]
             if sc.size > 1 and np.any(sc[1:] == sc[:-1]):  # truncated keys tied: exact fallback
@@ -209,7 +228,7 @@ def assign_by_counts(strata: np.ndarray, u: np.ndarray, counts: np.ndarray) -> n
     labels = np.repeat(np.tile(np.arange(k, dtype=np.int16), S), counts.ravel())
     out = np.empty(n, dtype=np.int16)
     out[order] = labels
-    return out
+    return out, order
 
 
 def bernoulli_codes(u: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -128,22 +128,21 @@ def _stratum_codes(
 def _multiset_hash(h0: np.ndarray, codes: np.ndarray, labels: Sequence[str]) -> str:
     """Order-free hash of the (id, label) pairs."""
     lab_h = pd.util.hash_array(np.asarray(list(labels), dtype=object), hash_key=_ID_HASH_KEY)
-    v = _core.mix64(h0 ^ lab_h[codes])
+    v = lab_h[codes]
+    v ^= h0
+    v *= np.uint64(0xBF58476D1CE4E5B9)
+    v ^= v >> np.uint64(31)
     s1 = np.sum(v, dtype=np.uint64)
-    s2 = np.bitwise_xor.reduce(_core.mix64(v)) if v.size else np.uint64(0)
+    v *= np.uint64(0x9E3779B97F4A7C15)
+    v ^= v >> np.uint64(29)
+    s2 = np.bitwise_xor.reduce(v) if v.size else np.uint64(0)
     return f"{int(s1):016x}{int(s2):016x}"
 
 
 def _group_hashes(h0: np.ndarray, codes: np.ndarray, n_groups: int) -> list[str]:
     """A hash of the id set of every group (sum of mixed id hashes mod 2**64)."""
     v = _core.mix64(h0 ^ np.uint64(0x5DEECE66D))
-    order = np.argsort(codes, kind="stable")
-    sizes = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    out = np.zeros(n_groups, dtype=np.uint64)
-    nz = sizes > 0
-    if v.size:
-        out[nz] = np.add.reduceat(v[order], starts[nz])
+    out = _core.group_sums_u64(v, codes, n_groups)
     return [f"{int(x):016x}" for x in out]
 
 
@@ -194,6 +193,7 @@ class _Prepared:
     stratum_labels: list[str]
     unit_strata: np.ndarray  # stratum code of each person
     covariates: np.ndarray | None  # person-level covariates (rerandomisation)
+    ids_hash: str = ""
 
 
 def _prepare(
@@ -211,6 +211,7 @@ def _prepare(
     )
     h0, kind = id_hash(units[id], column=id)
     srt = np.sort(h0)
+    ids_hash = _core.sha256_arrays(kind, srt)
     if srt.size > 1 and np.any(srt[1:] == srt[:-1]):
         require_unique(units, id, name="units")
         raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
@@ -226,7 +227,7 @@ def _prepare(
         cov = units[covariates].to_numpy(dtype=float)
     if cluster is None:
         return _Prepared(
-            len(units), h0, kind, h0, None, None, unit_strata, labels, unit_strata, cov
+            len(units), h0, kind, h0, None, None, unit_strata, labels, unit_strata, cov, ids_hash
         )
     cl = units[cluster]
     if cl.isna().any():
@@ -260,6 +261,7 @@ def _prepare(
         labels,
         unit_strata,
         cov,
+        ids_hash,
     )
 
 
@@ -284,13 +286,13 @@ class _Design:
 
 def _draw_once(
     prep: _Prepared, design: _Design, ss: np.random.SeedSequence, draw: int
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One draw of the mechanism: arm codes of the randomised units (+ order keys)."""
     key, rng = _seed_parts(ss, draw)
     u = _core.keyed_uniform_keys(prep.level_h0, key)
     if design.method == "bernoulli":
         r = np.asarray(design.ratios, dtype=float)
-        return _core.bernoulli_codes(u, r / r.sum()), u
+        return _core.bernoulli_codes(u, r / r.sum()), u, None
     S = len(prep.stratum_labels)
     sizes = np.bincount(prep.strata, minlength=S)
     r = np.asarray(design.ratios, dtype=np.int64)
@@ -298,27 +300,36 @@ def _draw_once(
         counts = np.asarray(design.counts, dtype=np.int64)[None, :]
     else:
         counts = _core.stratified_counts(sizes, r, rng)
-    return _core.assign_by_counts(prep.strata, u, counts), u
+    codes, order = _core.assign_by_counts(prep.strata, u, counts)
+    return codes, u, order
+
+
+def _assignment_hash(prep: _Prepared, codes: np.ndarray, order: np.ndarray | None) -> str:
+    """SHA-256 of (unit hash, arm) pairs in a canonical order: the draw's own order
+    (stratum, then keyed hash), a function of ids, strata and seed only, or the id-hash order."""
+    if order is None:
+        order = np.argsort(prep.level_h0)
+    return _core.sha256_arrays("assignment", prep.level_h0[order], codes[order].astype(np.int16))
 
 
 def _run_design(
     prep: _Prepared, design: _Design, ss: np.random.SeedSequence
-) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray | None]:
     info: dict[str, Any] = {}
     if design.method != "rerandomised":
-        codes, u = _draw_once(prep, design, ss, 0)
-        return codes, u, info
+        codes, u, order = _draw_once(prep, design, ss, 0)
+        return codes, u, info, order
     rule = design.rerandomise or {}
     threshold = float(rule["threshold"])
     max_draws = int(rule["max_draws"])
     assert prep.covariates is not None
     for d in range(max_draws):
-        codes, u = _draw_once(prep, design, ss, d)
+        codes, u, order = _draw_once(prep, design, ss, d)
         unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
         m = _mahalanobis(prep.covariates, unit_codes == 1)
         if m <= threshold:
             info.update(accepted_draw=d, mahalanobis=m)
-            return codes, u, info
+            return codes, u, info, order
     raise DesignError(
         f"re-randomisation found no draw with Mahalanobis distance <= {threshold:.4g} in "
         f"{max_draws} draws; raise `acceptance` or `max_draws`"
@@ -689,7 +700,7 @@ def randomise(
 
     ss = as_seed_sequence(seed)
     design = _Design(method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer)
-    codes, u, info = _run_design(prep, design, ss)
+    codes, u, info, order = _run_design(prep, design, ss)
     table = _build_table(units, id, prep, design, codes, u, cluster)
     cert = _certificate(
         prep,
@@ -701,7 +712,7 @@ def randomise(
         cluster=cluster,
         missing_strata=missing_strata,
         info=info,
-        table=table,
+        order=order,
     )
     return Assignment(
         method=method,
@@ -767,16 +778,13 @@ def _certificate(
     cluster: str | None,
     missing_strata: str,
     info: Mapping[str, Any],
-    table: pd.DataFrame,
+    order: np.ndarray | None,
 ) -> dict[str, Any]:
     S = len(prep.stratum_labels)
-    order = np.argsort(prep.level_h0)
-    ids_hash = _core.sha256_arrays(prep.id_kind, np.sort(prep.h0))
-    assignment_hash = _core.sha256_arrays(
-        "assignment", prep.level_h0[order], codes[order].astype(np.int16)
-    )
-    counts = np.zeros((S, len(design.arms)), dtype=np.int64)
-    np.add.at(counts, (prep.strata, codes.astype(np.int64)), 1)
+    k = len(design.arms)
+    ids_hash = prep.ids_hash
+    assignment_hash = _assignment_hash(prep, codes, order)
+    counts = np.bincount(prep.strata * k + codes, minlength=S * k).reshape(S, k)
     cert: dict[str, Any] = {
         "certificate": "trialkit.randomisation",
         "algorithm": f"trialkit.randomisation/{design.method}",
@@ -795,7 +803,9 @@ def _certificate(
         "strata": strata,
         "missing_strata": missing_strata,
         "stratum_labels": list(prep.stratum_labels),
-        "strata_hash": _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels),
+        "strata_hash": (
+            _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) if strata else None
+        ),
         "stratum_sizes": np.bincount(prep.strata, minlength=S).tolist(),
         "stratum_id_hashes": _group_hashes(prep.level_h0, prep.strata, S) if S <= 100_000 else None,
         "cluster": cluster,
@@ -892,8 +902,7 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
     except DataError as exc:
         return VerifyReport(False, (str(exc),))
     n_now = prep.n_units
-    ids_hash = _core.sha256_arrays(prep.id_kind, np.sort(prep.h0))
-    if ids_hash != cert["ids_hash"]:
+    if prep.ids_hash != cert["ids_hash"]:
         d = n_now - int(cert["n_units"])
         what = (
             f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
@@ -936,12 +945,10 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
     )
     if not diffs:
         try:
-            codes, _, _ = _run_design(prep, design, _ss_from_record(cert["seed"]))
+            codes, _, _, order = _run_design(prep, design, _ss_from_record(cert["seed"]))
         except DesignError as exc:
             return VerifyReport(False, (str(exc),))
-        order = np.argsort(prep.level_h0)
-        h = _core.sha256_arrays("assignment", prep.level_h0[order], codes[order].astype(np.int16))
-        if h != cert["assignment_hash"]:
+        if _assignment_hash(prep, codes, order) != cert["assignment_hash"]:
             diffs.append(
                 "the re-derived assignment differs from the certified one (assignment hash)"
             )
