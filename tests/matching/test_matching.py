@@ -462,3 +462,25 @@ def test_balance_smd_by_hand_and_ess():
     assert m.to_frame().loc["control", "matched_ess"] == pytest.approx(
         wc.sum() ** 2 / (wc**2).sum()
     )
+
+
+def test_outcomes_joined_by_id_equal_outcomes_in_data():
+    df = make_data(500, seed=12)
+    m = tk.match(
+        df.drop(columns="y"),
+        exact=["duration_band"],
+        score="employability",
+        caliper=0.5,
+        id="person_id",
+    )
+    outcomes = df[["person_id", "y"]].sample(
+        frac=1, random_state=1
+    )  # e.g. follow_up(...).outcomes()
+    joined = m.effect("y", outcomes=outcomes).to_frame()
+    direct = (
+        tk.match(df, exact=["duration_band"], score="employability", caliper=0.5)
+        .effect("y")
+        .to_frame()
+    )
+    assert joined.loc["y", "estimate"] == pytest.approx(direct.loc["y", "estimate"], rel=1e-12)
+    assert joined.loc["y", "se"] == pytest.approx(direct.loc["y", "se"], rel=1e-12)

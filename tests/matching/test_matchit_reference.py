@@ -40,6 +40,7 @@ CASES: dict[str, dict] = {
     "nn_ratio2": dict(ratio=2),
     "nn_ratio3_cal": dict(ratio=3, caliper=0.3),
     "nn_probit_cal": dict(scale="identity", link="probit", caliper=0.2),
+    "nn_discard": dict(common_support="both", caliper=0.1),
     "nn_repl": dict(replace=True),
     "nn_repl3_cal": dict(replace=True, ratio=3, caliper=0.2),
     "cem": dict(method="cem"),
@@ -163,6 +164,7 @@ def test_ess_equals_matchit(lalonde, ref, case):
         assert sizes.loc[g, "matched"] == n.loc[g, "n_matched"]
         assert sizes.loc[g, "matched_ess"] == pytest.approx(n.loc[g, "ess_matched"], rel=1e-12)
         assert sizes.loc[g, "unmatched"] == n.loc[g, "n_unmatched"]
+        assert sizes.loc[g, "discarded"] == n.loc[g, "n_discarded"]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -176,6 +178,14 @@ def test_att_and_se_equal_lm_sandwich(lalonde, ref, case, method):
     assert t["estimate"] == pytest.approx(e["estimate"], rel=EFFECT_REL_TOL)
     assert t["se"] == pytest.approx(e["se"], rel=EFFECT_REL_TOL)
     assert t["n"] == e["n"]
+
+
+def test_common_support_reported(lalonde, ref):
+    m = _match(lalonde, "nn_discard")
+    n = ref["matchit_nn"].query("case == 'nn_discard'").set_index("group")
+    for g in ("treated", "control"):
+        ex = [e for e in m.excluded if e.reason.startswith(f"{g} outside the common support")]
+        assert ex and ex[0].n == n.loc[g, "n_discarded"] > 0
 
 
 @pytest.mark.parametrize("row", range(8))

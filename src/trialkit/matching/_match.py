@@ -697,7 +697,11 @@ class MatchResult(Result):
         w_all = data["weight"].to_numpy(dtype=float)
         rows_m = w_all > 0
         adj = as_list(covariates) or list(self.spec.covariates)
-        est, ses, ns, n1s, n0s, excl = [], [], [], [], [], []
+        est: list[float] = []
+        ses: list[float] = []
+        ns: list[int] = []
+        n1s: list[int] = []
+        n0s: list[int] = []
         for y_col in outs:
             yv = pd.to_numeric(data[y_col], errors="coerce")
             if yv.isna().to_numpy()[rows_m].any():
@@ -745,7 +749,6 @@ class MatchResult(Result):
             ns.append(int(rows_m.sum()))
             n1s.append(int(np.sum(rows_m & self.treat)))
             n0s.append(int(np.sum(rows_m & ~self.treat)))
-        del excl
         return effect_table(
             est,
             ses,
