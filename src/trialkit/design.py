@@ -17,16 +17,17 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 
 from trialkit._checks import as_list, check_choice, require_columns, require_frame
 from trialkit._version import __version__
 from trialkit.errors import DataError, DesignError
-from trialkit.results import Exclusion, jsonable
+from trialkit.results import EffectTable, Exclusion, jsonable
 
-__all__ = ["Outcome", "TrialDesign", "PreAnalysisPlan", "Deviation"]
+__all__ = ["Outcome", "TrialDesign", "PreAnalysisPlan", "Deviation", "PlannedAnalysis", "adjust_p"]
 
 OutcomeKind = Literal["binary", "continuous", "count", "duration"]
 Unit = Literal["person", "cluster"]
@@ -184,6 +185,61 @@ class PreAnalysisPlan:
                 "```",
             ]
         return "\n".join(lines) + "\n"
+
+
+def adjust_p(p: Sequence[float] | np.ndarray, method: Multiplicity) -> np.ndarray:
+    """Family-wise error adjusted p-values (Bonferroni; Holm 1979 step-down).
+
+    Examples
+    --------
+    >>> adjust_p([0.01, 0.04, 0.03], "holm").round(2).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    check_choice("multiplicity", method, _MULTIPLICITY)
+    pv = np.asarray(p, dtype=float)
+    m = pv.size
+    if method == "none" or m == 0:
+        return pv.copy()
+    if method == "bonferroni":
+        return np.minimum(pv * m, 1.0)
+    order = np.argsort(pv, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * pv[order])
+    out = np.empty_like(pv)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PlannedAnalysis(EffectTable):
+    """The pre-registered analysis: one row per declared outcome and arm.
+
+    Extra columns: ``primary`` and ``p_adjusted`` (multiplicity rule of the
+    plan over the primary outcomes). ``deviations`` lists every difference
+    from the pre-analysis plan; :meth:`summary` prints them first.
+    """
+
+    title: ClassVar[str] = "Pre-registered analysis"
+
+    deviations: tuple[Deviation, ...] = ()
+    plan_sha256: str | None = None
+
+    def _header(self) -> list[str]:
+        lines = super()._header()
+        lines.append(f"Plan (SHA-256): {self.plan_sha256}")
+        if self.deviations:
+            lines.append(f"!! {len(self.deviations)} deviation(s) from the pre-analysis plan:")
+            lines.extend(f"   {d}" for d in self.deviations)
+        else:
+            lines.append("Analysed as planned: no deviations.")
+        return lines
+
+    def _payload(self) -> dict[str, Any]:
+        out = super()._payload()
+        out["plan_sha256"] = self.plan_sha256
+        out["deviations"] = [
+            {"field": d.field, "planned": d.planned, "actual": d.actual} for d in self.deviations
+        ]
+        return out
 
 
 def _hash(content: Mapping[str, Any]) -> str:
@@ -361,6 +417,91 @@ class TrialDesign:
             cluster=self.cluster,
             method=self.method,
             seed=seed,
+        )
+
+    def analyse(
+        self,
+        data: pd.DataFrame,
+        plan: PreAnalysisPlan | None = None,
+        *,
+        arm: str = "arm",
+    ) -> PlannedAnalysis:
+        """Run the declared analysis of every outcome and flag deviations from ``plan``.
+
+        Each declared outcome is read from the column ``outcome.label`` (e.g.
+        ``employed_12m``, as :meth:`trialkit.followup.FollowUp.outcomes` names
+        them) and estimated with its declared estimator through
+        :func:`trialkit.randomisation.itt`: ``"lin"`` adjusts for the declared
+        covariates (and strata indicators), ``"difference_in_means"`` is blocked
+        on the declared strata. P-values of the primary outcomes are adjusted by
+        the plan's multiplicity rule.
+
+        Parameters
+        ----------
+        data : DataFrame
+            One row per randomised person: arm, outcomes, covariates, strata.
+        plan : PreAnalysisPlan, optional
+            The published plan; differences are listed in ``deviations``.
+        arm : str
+            Column of the assigned arm.
+
+        Returns
+        -------
+        PlannedAnalysis
+
+        Raises
+        ------
+        DataError
+            If a declared outcome column is missing.
+        DesignError
+            For duration estimators (``cox``, ``rmst``, ``km``): use
+            :mod:`trialkit.followup` for those.
+        """
+        from trialkit.randomisation import itt
+
+        labels = [o.label for o in self.outcomes]
+        require_columns(data, [arm, *labels], name="data")
+        rows: list[pd.DataFrame] = []
+        excluded: list[Exclusion] = []
+        for o in self.outcomes:
+            if o.estimator not in ("lin", "difference_in_means"):
+                raise DesignError(
+                    f"outcome {o.label!r} declares estimator {o.estimator!r}; TrialDesign.analyse runs "
+                    "'lin' and 'difference_in_means' -- use trialkit.followup for duration estimators"
+                )
+            kw: dict[str, Any] = {
+                "outcome": o.label,
+                "arm": arm,
+                "control": self.control,
+                "alpha": self.alpha,
+                "method": o.estimator,
+                "strata": list(self.strata) or None,
+            }
+            if o.estimator == "lin":
+                kw["covariates"] = list(self.covariates) or None
+            if self.cluster:
+                kw["cluster"] = self.cluster
+            res = itt(data, **kw)
+            frame = res.to_frame()
+            frame.insert(0, "outcome", o.label)
+            frame["primary"] = o.primary
+            rows.append(frame.reset_index())
+            excluded.extend(res.excluded)
+        table = pd.concat(rows, ignore_index=True).set_index(["outcome", "arm"])
+        primary = table["primary"].to_numpy(bool)
+        p_adj = table["p"].to_numpy(float).copy()
+        p_adj[primary] = adjust_p(p_adj[primary], self.multiplicity)
+        table["p_adjusted"] = p_adj
+        deviations = tuple(self.deviations(plan)) if plan is not None else ()
+        return PlannedAnalysis(
+            method="pre-registered",
+            n_obs=len(data),
+            alpha=self.alpha,
+            excluded=tuple(excluded),
+            meta={"multiplicity": self.multiplicity, "index_names": ["outcome", "arm"]},
+            table=table,
+            deviations=deviations,
+            plan_sha256=plan.sha256 if plan is not None else None,
         )
 
     def deviations(

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -115,3 +116,93 @@ def test_outcome_validation():
     with pytest.raises(DesignError, match="horizon"):
         Outcome(name="x", horizon=-3)
     assert Outcome(name="employed", horizon=12).label == "employed_12m"
+
+
+def _trial_data(n=600, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arm = np.where(np.arange(n) % 2 == 0, "treatment", "control")
+    age = rng.integers(18, 64, n)
+    prior = rng.integers(0, 1000, n)
+    y = (rng.random(n) < 0.2 + 0.1 * (arm == "treatment")).astype(float)
+    days = rng.normal(400, 100, n) + 30 * (arm == "treatment") + 0.1 * prior
+    return pd.DataFrame(
+        {
+            "arm": arm,
+            "age": age,
+            "prior_employment_days": prior,
+            "duration_band": rng.choice(["12-23", "24+"], n),
+            "age_band": rng.choice(["<25", "25-29"], n),
+            "employed_12m": y,
+            "days_employed_60m": days,
+        }
+    )
+
+
+def test_analyse_runs_declared_estimators_and_adjusts_primary():
+    from trialkit.design import adjust_p
+    from trialkit.randomisation import itt
+
+    d = _design(
+        outcomes=(
+            Outcome(name="employed", horizon=12, primary=True, estimator="lin"),
+            Outcome(
+                name="days_employed",
+                kind="continuous",
+                horizon=60,
+                primary=True,
+                estimator="difference_in_means",
+            ),
+        )
+    )
+    data = _trial_data()
+    res = d.analyse(data, d.plan())
+    frame = res.to_frame()
+    lin = itt(
+        data,
+        outcome="employed_12m",
+        method="lin",
+        covariates=list(d.covariates),
+        strata=list(d.strata),
+    ).to_frame()
+    assert frame.loc[("employed_12m", "treatment"), "estimate"] == pytest.approx(
+        lin.loc["treatment", "estimate"], abs=1e-12
+    )
+    dim = itt(data, outcome="days_employed_60m", strata=list(d.strata)).to_frame()
+    assert frame.loc[("days_employed_60m", "treatment"), "se"] == pytest.approx(
+        dim.loc["treatment", "se"], abs=1e-12
+    )
+    np.testing.assert_allclose(frame["p_adjusted"], adjust_p(frame["p"], "holm"))
+    assert res.deviations == () and "no deviations" in res.summary()
+
+
+def test_analyse_flags_changed_outcome():
+    d = _design(outcomes=(Outcome(name="employed", horizon=12, primary=True, estimator="lin"),))
+    plan = d.plan()
+    swapped = dataclasses.replace(
+        d,
+        outcomes=(
+            Outcome(
+                name="days_employed", kind="continuous", horizon=60, primary=True, estimator="lin"
+            ),
+        ),
+    )
+    res = swapped.analyse(_trial_data(), plan)
+    assert len(res.deviations) == 2
+    text = res.summary()
+    assert (
+        "2 deviation(s) from the pre-analysis plan" in text
+        and "DEVIATION in outcome employed@12" in text
+    )
+    assert json.loads(res.to_json())["deviations"][0]["field"].startswith("outcome")
+
+
+def test_holm_and_bonferroni_closed_form():
+    from trialkit.design import adjust_p
+
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    np.testing.assert_allclose(adjust_p(p, "bonferroni"), [0.04, 0.16, 0.12, 1.0])
+    # Holm: sorted 0.01,0.03,0.04,0.5 -> 0.04, 0.09, 0.09 (monotone), 0.5
+    np.testing.assert_allclose(adjust_p(p, "holm"), [0.04, 0.09, 0.09, 0.5])
+    np.testing.assert_allclose(adjust_p(p, "none"), p)
