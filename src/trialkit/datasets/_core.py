@@ -25,7 +25,7 @@ chosen routes by hazard ratios. The monthly probability of leaving is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -374,20 +374,24 @@ HORIZONS = (12, 24, 36, 48, 60)
 FOLLOW_UP = 60
 
 
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass
 class SimOutput:
     """Events (transitions) and/or per-person outcome accumulators."""
 
-    ev_person: np.ndarray | None = None
-    ev_month: np.ndarray | None = None
-    ev_state: np.ndarray | None = None
-    ev_code: np.ndarray | None = None  # code index ending the previous spell; -1 none
-    employed_at: np.ndarray | None = None  # (len(HORIZONS), n) bool
-    months_employed: np.ndarray | None = None
-    months_unemployed: np.ndarray | None = None
-    time_to_employment: np.ndarray | None = None  # months; FOLLOW_UP if never within it
-    first_exit_route: np.ndarray | None = None  # route of the spell current at origin; -1 none
-    first_exit_time: np.ndarray | None = None  # months after origin when it ended
+    ev_person: np.ndarray = field(default_factory=_empty)
+    ev_month: np.ndarray = field(default_factory=_empty)
+    ev_state: np.ndarray = field(default_factory=_empty)
+    ev_code: np.ndarray = field(default_factory=_empty)  # code ending the previous spell; -1 none
+    employed_at: np.ndarray = field(default_factory=_empty)  # (len(HORIZONS), n) bool
+    months_employed: np.ndarray = field(default_factory=_empty)
+    months_unemployed: np.ndarray = field(default_factory=_empty)
+    time_to_employment: np.ndarray = field(default_factory=_empty)  # FOLLOW_UP if never
+    first_exit_route: np.ndarray = field(default_factory=_empty)  # route of the origin spell; -1
+    first_exit_time: np.ndarray = field(default_factory=_empty)  # months after origin it ended
 
 
 def treatment_multipliers(
@@ -497,8 +501,8 @@ def simulate(
         C = np.exp(amp_values * cyc_m + SEASON_HAZARD[m % 12])
         # common random numbers: an Exp(1) draw (leave if below the cumulative hazard of
         # the month) and a uniform (where to) per person and month, whatever the state
-        e0 = rng.standard_exponential(n)
-        u1 = rng.random(n)
+        e0 = rng.standard_exponential((n,))
+        u1 = rng.random((n,))
         active = origin <= m
         if record_outcomes:
             t = m - origin
