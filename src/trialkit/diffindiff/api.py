@@ -163,10 +163,10 @@ def did(
         if anticipation:
             raise DesignError("`anticipation` applies only to method='group_time'")
     else:
-        for name, val in (("leads", leads), ("lags", lags), ("post_start", post_start)):
-            if val is not None:
+        for other, value in (("leads", leads), ("lags", lags), ("post_start", post_start)):
+            if value is not None:
                 raise DesignError(
-                    f"`{name}` does not apply to method='group_time' (use aggregate('event', min_e=, max_e=))"
+                    f"`{other}` does not apply to method='group_time' (use aggregate('event', min_e=, max_e=))"
                 )
         if estimation is not None and not covs:
             raise DesignError(

@@ -495,8 +495,7 @@ def _permutation_stats(
         if method == "twfe":
             d = ((g[:, None] >= 0) & (t[None, :] >= g[:, None])).astype(float)
         else:
-            d = (g[:, None] >= 0) * (t[None, :] >= post_start)
-            d = d.astype(float)
+            d = ((g[:, None] >= 0) & (t[None, :] >= int(post_start or 0))).astype(float)
         dd = _two_way_demean(d)
         out[b] = float((dd * yd).sum() / (dd * dd).sum())
     return out

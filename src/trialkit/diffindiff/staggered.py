@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time as _time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -430,8 +431,11 @@ class GroupTimeResult(EffectTable):
         )
 
     def sensitivity(
-        self, mbar: float | list[float] = (0.5, 1.0, 1.5, 2.0), *, horizon: int | None = None
-    ) -> SensitivityResult:  # type: ignore[assignment]
+        self,
+        mbar: float | Sequence[float] = (0.5, 1.0, 1.5, 2.0),
+        *,
+        horizon: int | None = None,
+    ) -> SensitivityResult:
         r"""Rambachan & Roth (2023) sensitivity under relative magnitudes :math:`\Delta^{RM}(\bar M)`.
 
         The target is the average of the event-time effects :math:`e = 0..horizon` (all
