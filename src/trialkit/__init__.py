@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         datasets,
         design,
         diffindiff,
+        evaluation,
         followup,
         matching,
         power,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from trialkit.design import TrialDesign  # noqa: F401
     from trialkit.diffindiff import did  # noqa: F401
+    from trialkit.evaluation import evaluate_observational  # noqa: F401
     from trialkit.followup import follow_up  # noqa: F401
     from trialkit.matching import match  # noqa: F401
     from trialkit.randomisation import randomise, verify  # noqa: F401
@@ -49,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 _MODULES = (
     "datasets",
     "design",
+    "evaluation",
     "randomisation",
     "power",
     "matching",
@@ -64,6 +67,7 @@ _VERBS = {
     "follow_up": "followup",
     "build_report": "report",
     "TrialDesign": "design",
+    "evaluate_observational": "evaluation",
 }
 
 __all__ = [
