@@ -544,3 +544,43 @@ def test_panel_cyclical_areas_bias_naive_did():
     est, se = _did_first_year(r.panel)
     assert r.truth["panel"]["att_unemployment_rate"] == 0.0
     assert est < -4 * se
+
+
+def test_minimal_persons_and_column_name_for_treated(small):
+    cols = ["person_id", "origin", "duration_months", "age", "education", "prior_employment_days"]
+    p = small.persons[cols + ["eligible"]].head(50)
+    sp = tk.datasets.simulate_spells(p, "eligible", seed=2)
+    entry = [
+        o - pd.DateOffset(months=int(d))
+        for o, d in zip(p["origin"], p["duration_months"], strict=True)
+    ]
+    _check_spells(sp, p.assign(entry_date=entry))
+    with pytest.raises(DataError, match="eligible2"):
+        tk.datasets.simulate_spells(p, "eligible2", seed=2)
+
+
+def test_tiny_register_and_early_extraction():
+    r = tk.datasets.make_register(n_persons=1, seed=0, truth_n=1000, end="2019-06-30")
+    assert len(r.persons) == 1
+    _check_spells(r.spells, r.persons)
+    assert r.spells["start"].max() <= pd.Timestamp("2019-06-30")
+    assert r.spells["end"].isna().sum() == 1
+    assert "persons=1" in repr(r)
+
+
+def test_treatment_changes_only_treated_paths(small):
+    # common random numbers: untreated persons' spells do not depend on others' treatment
+    p = small.persons.head(400)
+    none = tk.datasets.simulate_spells(p, np.zeros(len(p), bool), effect=2.0, seed=4)
+    half = np.arange(len(p)) % 2 == 0
+    some = tk.datasets.simulate_spells(p, half, effect=2.0, seed=4)
+    ctrl = set(p.loc[~half, "person_id"])
+    a = none[none["person_id"].isin(ctrl)].reset_index(drop=True)
+    b = some[some["person_id"].isin(ctrl)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    treated_ids = set(p.loc[half, "person_id"])
+    assert (
+        not none[none["person_id"].isin(treated_ids)]
+        .reset_index(drop=True)
+        .equals(some[some["person_id"].isin(treated_ids)].reset_index(drop=True))
+    )
