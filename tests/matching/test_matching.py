@@ -484,3 +484,18 @@ def test_outcomes_joined_by_id_equal_outcomes_in_data():
     )
     assert joined.loc["y", "estimate"] == pytest.approx(direct.loc["y", "estimate"], rel=1e-12)
     assert joined.loc["y", "se"] == pytest.approx(direct.loc["y", "se"], rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["nearest", "optimal"])
+def test_backends_give_identical_matches(method):
+    df = make_data(600, seed=13)
+    kw = dict(
+        exact=["duration_band"], score="employability", caliper=0.3, method=method, id="person_id"
+    )
+    serial = tk.match(df, **kw).pairs
+    par = tk.match(df, backend="joblib", n_jobs=2, **kw).pairs
+    assert (
+        serial.sort_values(["treated", "control"])
+        .reset_index(drop=True)
+        .equals(par.sort_values(["treated", "control"]).reset_index(drop=True))
+    )

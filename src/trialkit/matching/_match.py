@@ -86,6 +86,8 @@ class Matching:
     cutpoints: Any = "sturges"
     missing: Missing = "error"
     id: str | None = None
+    backend: Any = "serial"
+    n_jobs: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "covariates", tuple(as_list(self.covariates)))
@@ -314,26 +316,19 @@ class Matching:
                     ratio=self.ratio,
                     replace=bool(self.replace),
                 )
-            elif self.method == "nearest":
+            else:
                 assert distance is not None
-                mm_sub = _core.nearest_greedy(
+                job = _StratumJob(
+                    method=self.method,
                     distance=distance[keep],
                     treat=sub_treat,
-                    stratum=strata[keep],
+                    strata=strata[keep],
                     ratio=self.ratio,
                     replace=bool(self.replace),
                     caliper=caliper_abs,
                     order=self.order,
                 )
-            else:
-                assert distance is not None
-                mm_sub = _core.optimal_pairs(
-                    distance=distance[keep],
-                    treat=sub_treat,
-                    stratum=strata[keep],
-                    ratio=self.ratio,
-                    caliper=caliper_abs,
-                )
+                mm_sub = job.run_all(self.backend, self.n_jobs)
             # map back to rows of `frame`
             kept_rows = np.flatnonzero(keep)
             mm_full = np.full((int(treat.sum()), self.ratio), -1, dtype=np.int64)
@@ -402,6 +397,78 @@ class Matching:
             pairs=pairs,
             score_model=score_model,
         )
+
+
+class _StratumJob:
+    """Matching on a scalar score, run per exact stratum (serially or on a parallel backend).
+
+    Strata never interact, so matching them one by one -- in any order, on any
+    backend -- gives exactly the matching of all of them at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        distance: np.ndarray,
+        treat: np.ndarray,
+        strata: np.ndarray,
+        ratio: int,
+        replace: bool,
+        caliper: float | None,
+        order: Order,
+    ) -> None:
+        self.method = method
+        self.distance = distance
+        self.treat = treat
+        self.strata = strata
+        self.ratio = ratio
+        self.replace = replace
+        self.caliper = caliper
+        self.order: Order = order
+        self.groups: list[np.ndarray] = []
+
+    def _one(self, rows: np.ndarray) -> np.ndarray:
+        kw = dict(
+            distance=self.distance[rows],
+            treat=self.treat[rows],
+            ratio=self.ratio,
+            caliper=self.caliper,
+        )
+        if self.method == "nearest":
+            return _core.nearest_greedy(replace=self.replace, order=self.order, **kw)
+        return _core.optimal_pairs(**kw)
+
+    def __call__(self, rng: np.random.Generator, i: int) -> np.ndarray:
+        return self._one(self.groups[i])
+
+    def run_all(self, backend: Any, n_jobs: int | None) -> np.ndarray:
+        if backend == "serial" and self.method == "nearest":
+            return _core.nearest_greedy(
+                distance=self.distance,
+                treat=self.treat,
+                stratum=self.strata,
+                ratio=self.ratio,
+                replace=self.replace,
+                caliper=self.caliper,
+                order=self.order,
+            )
+        from trialkit._parallel import map_replications
+
+        with_t = np.unique(self.strata[self.treat])
+        order = np.argsort(self.strata, kind="stable")
+        bounds = np.asarray(np.searchsorted(self.strata[order], np.r_[with_t, with_t + 1]))
+        k = with_t.size
+        self.groups = [order[bounds[j] : bounds[k + j]] for j in range(k)]
+        parts = map_replications(self, k, seed=0, backend=backend, n_jobs=n_jobs, desc="strata")
+        idx1 = np.flatnonzero(self.treat)
+        pos1 = np.full(self.treat.size, -1, dtype=np.int64)
+        pos1[idx1] = np.arange(idx1.size)
+        mm = np.full((idx1.size, self.ratio), -1, dtype=np.int64)
+        for rows, part in zip(self.groups, parts):
+            t_rows = rows[self.treat[rows]]
+            mm[pos1[t_rows]] = np.where(part >= 0, rows[np.maximum(part, 0)], -1)
+        return mm
 
 
 def _has_controls(strata: np.ndarray, treat: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -806,6 +873,8 @@ def match(
     cutpoints: Any = "sturges",
     missing: Missing = "error",
     id: str | None = None,
+    backend: Any = "serial",
+    n_jobs: int | None = None,
 ) -> MatchResult:
     r"""Form a matched control group: exactly on some columns, closely on a score.
 
@@ -861,6 +930,11 @@ def match(
     id : str, optional
         Person id column (used in ``pairs`` and to join ``outcomes`` in
         :meth:`MatchResult.effect`).
+    backend : {"serial", "joblib", "dask"} or executor
+        Where to run the matching of the exact strata (one task per stratum);
+        the result is identical on every backend.
+    n_jobs : int, optional
+        Workers for ``backend="joblib"``.
 
     Returns
     -------
@@ -927,5 +1001,7 @@ def match(
         cutpoints=cutpoints,
         missing=missing,
         id=id,
+        backend=backend,
+        n_jobs=n_jobs,
     )
     return spec.fit(data)
