@@ -377,7 +377,7 @@ def _employability(persons: pd.DataFrame, munis: pd.DataFrame) -> np.ndarray:
             a["amplitude"] * _core.BETA_CYCLE * (cal - _core.national_rate(m))
             + _core.SEASON_HAZARD[m % 12]
         )
-        p = -np.expm1(-np.exp(alpha[d] + a["eta"] + c))
+        p = -np.expm1(-np.exp(alpha[d] + a["eta"] + c + _core.first_month_shift(m, d)))
         prob += surv * p * np.where(d >= 12, el, es)
         surv *= 1.0 - p
     return prob
