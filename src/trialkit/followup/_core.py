@@ -524,6 +524,27 @@ def _month_of_day_table(lo_day: int, hi_day: int) -> np.ndarray:
     return d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
+def months_before(
+    *,
+    day: np.ndarray,
+    origin_month: np.ndarray,
+    origin_offset: np.ndarray,
+    months: int,
+    reference_day: int,
+    month_of: np.ndarray,
+    lo_day: int,
+) -> np.ndarray:
+    """#{m in 0..months : reference day of follow-up month m < day}, per element.
+
+    ``month_of`` maps day numbers ``lo_day..`` to month indices (see
+    :func:`_month_of_day_table`); the reference day of month m is the first day
+    of calendar month ``origin_month + m`` plus ``min(offset, 27) + reference_day - 1``.
+    """
+    off = np.minimum(origin_offset, 27) + (reference_day - 1)
+    x = np.clip(day - off - 1, lo_day, lo_day + month_of.size - 1)
+    return np.clip(month_of[x - lo_day] - origin_month + 1, 0, months)
+
+
 def month_boundaries(
     *, origin_month: np.ndarray, origin_offset: np.ndarray, months: int
 ) -> np.ndarray:
@@ -564,18 +585,20 @@ def status_matrix(
     reference day falls after it get ``censored_code``.
     """
     n = censor_day.size
-    off = np.minimum(origin_offset, 27) + (reference_day - 1)
-
-    # m_lo = #{m in 0..months: ref_m < day} where ref_m = first(om + m) + off
     lo_day = int(min(seg_start.min(initial=0), censor_day.min()) - 40)
     hi_day = int(max(seg_stop.max(initial=0), censor_day.max()) + 40)
     month_of = _month_of_day_table(lo_day, hi_day)
 
-    def count_before(day: np.ndarray, who: np.ndarray) -> np.ndarray:
-        x = np.clip(
-            day - off[who] - 1, lo_day, hi_day
-        )  # ref_m <= day - 1  <=>  first(om+m) <= day - 1 - off
-        return np.clip(month_of[x - lo_day] - origin_month[who] + 1, 0, months)
+    def count_before(day: np.ndarray, who: np.ndarray | slice) -> np.ndarray:
+        return months_before(
+            day=day,
+            origin_month=origin_month[who],
+            origin_offset=origin_offset[who],
+            months=months,
+            reference_day=reference_day,
+            month_of=month_of,
+            lo_day=lo_day,
+        )
 
     m_lo = count_before(seg_start, seg_person)
     m_hi = count_before(seg_stop, seg_person)
@@ -599,7 +622,7 @@ def status_matrix(
     safe = np.maximum(idx, 0)
     out = np.where(idx >= 0, marks[rows, safe], np.int8(gap_code)).astype(np.int8)
     ovl = (idx >= 0) & ovl_marks[rows, safe] & (out != gap_code)
-    m_cens = count_before(censor_day + 1, np.arange(n))  # months with ref_m <= censor_day
+    m_cens = count_before(censor_day + 1, slice(None))  # months with ref_m <= censor_day
     cens = np.arange(months)[None, :] >= m_cens[:, None]
     out[cens] = censored_code
     ovl[cens] = False

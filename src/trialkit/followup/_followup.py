@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -243,7 +244,8 @@ class FollowUp:
     reference_day: int
     origin_day: np.ndarray
     censor_day: np.ndarray
-    bounds: np.ndarray
+    origin_month: np.ndarray
+    origin_offset: np.ndarray
     segments: dict[str, np.ndarray]
     first_spell: dict[str, np.ndarray]
     excluded: tuple[Exclusion, ...] = ()
@@ -257,6 +259,20 @@ class FollowUp:
     @property
     def person_ids(self) -> pd.Index:
         return self.persons.index
+
+    def bound(self, m: int) -> np.ndarray:
+        """Day number (days since 1970-01-01) on which follow-up month ``m`` starts, per person."""
+        first = (
+            (self.origin_month + m).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        )
+        return first + np.minimum(self.origin_offset, 27)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """Start days of follow-up months 0..months (persons x months+1)."""
+        return _core.month_boundaries(
+            origin_month=self.origin_month, origin_offset=self.origin_offset, months=self.months
+        )
 
     @property
     def status(self) -> pd.DataFrame:
@@ -303,6 +319,15 @@ class FollowUp:
             raise DesignError(f"`horizons` must be <= months={self.months}; got {bad}")
         return hs
 
+    @functools.cached_property
+    def _observed_months(self) -> np.ndarray:
+        """Months observed before censoring (censoring is monotone: once censored, always)."""
+        return (self.codes != CENSORED).sum(axis=1).astype(np.int64)
+
+    @functools.cached_property
+    def _employed(self) -> np.ndarray:
+        return _in_codes(self.codes, _EMP)
+
     def outcome_matrix(
         self, name: str, horizons: Sequence[int], *, sustained_months: int = 6
     ) -> np.ndarray:
@@ -310,9 +335,7 @@ class FollowUp:
         check_choice("outcome", name, list(OUTCOMES))
         c = self.codes
         hs = np.asarray(horizons, dtype=np.int64)
-        obs_through = (c != CENSORED).all(axis=1)
-        first_cens = np.where(obs_through, self.months, np.argmax(c == CENSORED, axis=1))
-        complete = first_cens[:, None] >= hs[None, :]  # months 0..h-1 all observed
+        complete = self._observed_months[:, None] >= hs[None, :]  # months 0..h-1 all observed
         if name in ("employed", "employed_open", "employed_subsidised", "unemployed", "in_service"):
             col = c[:, hs - 1]
             target = {
@@ -353,12 +376,13 @@ class FollowUp:
                     seg_code=None,
                     codes=None,
                     window_start=self.origin_day,
-                    window_stop=self.bounds[:, h],
+                    window_stop=self.bound(int(h)),
                     n=self.n_persons,
                 )
-            out[self.bounds[:, hs] > self.censor_day[:, None] + 1] = np.nan
+            for j, h in enumerate(hs):
+                out[self.bound(int(h)) > self.censor_day + 1, j] = np.nan
             return out
-        emp = _in_codes(c, _EMP)
+        emp = self._employed
         if name == "ever_employed":
             got = np.cumsum(emp, axis=1)[:, hs - 1] > 0
             out = got.astype(float)
@@ -384,8 +408,8 @@ class FollowUp:
         ``unemployment_event``, ``exit_reason``, ``exit_route``, ``route_code``.
         """
         c = self.codes
-        observed_months = (c != CENSORED).sum(axis=1)
-        emp = _in_codes(c, _EMP)
+        observed_months = self._observed_months
+        emp = self._employed
         first_emp = _core.first_true(emp)
         out = pd.DataFrame(index=self.persons.index)
         out["time_to_employment"] = np.where(first_emp >= 0, first_emp, observed_months).astype(
@@ -464,16 +488,18 @@ class FollowUp:
         """
         hs = self._horizons(horizons)
         names = list(OUTCOMES) if outcomes is None else as_list(outcomes)
-        cols: dict[str, np.ndarray] = {}
+        values = np.empty((self.n_persons, len(names) * len(hs)))
+        labels = []
+        for i, name in enumerate(names):
+            values[:, i * len(hs) : (i + 1) * len(hs)] = self.outcome_matrix(
+                name, hs, sustained_months=sustained_months
+            )
+            labels += [f"{name}_{h}m" for h in hs]
+        out = pd.DataFrame(values, index=self.persons.index, columns=labels)
         if self.arm is not None:
-            cols[self.arm] = self.persons[self.arm].to_numpy()
-        for name in names:
-            mat = self.outcome_matrix(name, hs, sustained_months=sustained_months)
-            for j, h in enumerate(hs):
-                cols[f"{name}_{h}m"] = mat[:, j]
-        out = pd.DataFrame(cols, index=self.persons.index)
+            out.insert(0, self.arm, self.persons[self.arm].to_numpy())
         if person_level:
-            out = out.join(self.person_outcomes())
+            out = pd.concat([out, self.person_outcomes()], axis=1)
         return out
 
     # -- effects -------------------------------------------------------------
@@ -984,7 +1010,6 @@ def follow_up(
     o_dt = o_day.astype("datetime64[D]")
     o_month = o_dt.astype("datetime64[M]").astype(np.int64)
     o_off = o_day - o_dt.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    bounds = _core.month_boundaries(origin_month=o_month, origin_offset=o_off, months=months)
     # keep origin day itself as the start of the window for day counts
     codes, overlap = _core.status_matrix(
         seg_person=segments["person"],
@@ -1001,7 +1026,19 @@ def follow_up(
         censored_code=CENSORED,
     )
     first = _first_unemployment_spell(
-        sp_p, s0, s1, code, en_na[in_p], er[in_p], o_day, cens, n, bounds, reference_day
+        sp_p,
+        s0,
+        s1,
+        code,
+        en_na[in_p],
+        er[in_p],
+        o_day,
+        cens,
+        n,
+        o_month,
+        o_off,
+        months,
+        reference_day,
     )
     return FollowUp(
         persons=pers,
@@ -1014,7 +1051,8 @@ def follow_up(
         reference_day=reference_day,
         origin_day=o_day,
         censor_day=cens,
-        bounds=bounds,
+        origin_month=o_month,
+        origin_offset=o_off,
         segments=segments,
         first_spell=first,
         excluded=tuple(excluded),
@@ -1036,7 +1074,9 @@ def _first_unemployment_spell(
     origin: np.ndarray,
     cens: np.ndarray,
     n: int,
-    bounds: np.ndarray,
+    origin_month: np.ndarray,
+    origin_offset: np.ndarray,
+    months: int,
     reference_day: int,
 ) -> dict[str, np.ndarray]:
     """First unemployment spell still running at or starting after the origin: its length and exit."""
@@ -1061,13 +1101,21 @@ def _first_unemployment_spell(
     routes = route[rsn_idx]
     routes[event == 0] = "censored"
     # on the monthly scale: follow-up months whose reference day the spell (or observation) covers
-    refs = bounds[:, :-1] + (reference_day - 1)
-    stop_all = np.full(n, np.iinfo(np.int64).min // 2)
-    stop_all[who] = stop
-    months_cov = (refs < stop_all[:, None]).sum(axis=1).astype(float)
-    months_cov[np.isnan(days)] = np.nan
+    lo_day = int(min(stop.min(initial=0), cens.min()) - 40)
+    hi_day = int(max(stop.max(initial=0), cens.max()) + 40)
+    month_of = _core._month_of_day_table(lo_day, hi_day)
+    months_cov = np.full(n, np.nan)
+    months_cov[who] = _core.months_before(
+        day=stop,
+        origin_month=origin_month[who],
+        origin_offset=origin_offset[who],
+        months=months,
+        reference_day=reference_day,
+        month_of=month_of,
+        lo_day=lo_day,
+    )
     event_m = event.copy()
-    event_m[months_cov >= bounds.shape[1] - 1] = 0  # still unemployed at the end of follow-up
+    event_m[months_cov >= months] = 0  # still unemployed at the end of follow-up
     return {
         "months": months_cov,
         "event_m": event_m,
