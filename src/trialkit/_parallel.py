@@ -29,13 +29,121 @@ from trialkit._rng import child_seeds
 from trialkit._typing import SeedLike
 from trialkit.errors import DesignError
 
-__all__ = ["map_replications", "Backend", "BACKENDS"]
+__all__ = ["map_replications", "map_tasks", "Backend", "BACKENDS", "configure", "get_config"]
 
 T = TypeVar("T")
 Backend = Literal["serial", "joblib", "dask"]
 BACKENDS: tuple[str, ...] = ("serial", "joblib", "dask")
 
 log = logging.getLogger("trialkit.parallel")
+
+_CONFIG: dict[str, Any] = {"backend": None, "n_jobs": None, "scheduler": None}
+
+
+def configure(
+    *, backend: Backend | None = None, n_jobs: int | None = None, scheduler: str | None = None
+) -> None:
+    """Set the default backend, worker count and Dask scheduler address for this process.
+
+    The environment variables ``TRIALKIT_BACKEND``, ``TRIALKIT_N_JOBS`` and
+    ``TRIALKIT_SCHEDULER`` set the same defaults (the command line's
+    ``--backend``/``--scheduler`` options set them too). Functions called with
+    an explicit ``backend=`` ignore the default.
+
+    Examples
+    --------
+    >>> configure(backend="serial"); get_config()["backend"]
+    'serial'
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise DesignError(f"`backend` must be one of {BACKENDS}; got {backend!r}")
+    _CONFIG.update(backend=backend, n_jobs=n_jobs, scheduler=scheduler)
+
+
+def get_config() -> dict[str, Any]:
+    """The effective defaults: :func:`configure` first, then the environment, then serial."""
+    import os
+
+    backend = _CONFIG["backend"] or os.environ.get("TRIALKIT_BACKEND") or "serial"
+    n_jobs = _CONFIG["n_jobs"] or (
+        int(os.environ["TRIALKIT_N_JOBS"]) if os.environ.get("TRIALKIT_N_JOBS") else None
+    )
+    scheduler = _CONFIG["scheduler"] or os.environ.get("TRIALKIT_SCHEDULER") or None
+    if backend not in BACKENDS:
+        raise DesignError(f"TRIALKIT_BACKEND must be one of {BACKENDS}; got {backend!r}")
+    return {"backend": backend, "n_jobs": n_jobs, "scheduler": scheduler}
+
+
+def _dask_client() -> Any:
+    try:
+        from distributed import Client, get_client
+    except ImportError as exc:  # pragma: no cover - optional extra
+        raise DesignError(
+            "backend='dask' needs the optional extra: pip install 'trialkit[dask]'"
+        ) from exc
+    address = get_config()["scheduler"]
+    if address:
+        return Client(address)
+    try:
+        return get_client()
+    except ValueError as exc:
+        raise DesignError(
+            "backend='dask' found no Dask client: start one (distributed.Client(...)) or set the "
+            "scheduler address with trialkit._parallel.configure(scheduler=...) / TRIALKIT_SCHEDULER"
+        ) from exc
+
+
+def map_tasks(
+    fn: Callable[[Any], T],
+    items: Sequence[Any],
+    *,
+    backend: Backend | Any | None = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    desc: str = "tasks",
+) -> list[T]:
+    """Run ``fn(item)`` for each item (partitions, strata) and return results in order.
+
+    Deterministic work only (no random numbers); for seeded replications use
+    :func:`map_replications`. Backends as there; ``None`` takes the configured default.
+
+    Examples
+    --------
+    >>> map_tasks(abs, [-1, 2, -3])
+    [1, 2, 3]
+    """
+    cfg = get_config()
+    backend = cfg["backend"] if backend is None else backend
+    n_jobs = n_jobs or cfg["n_jobs"]
+    if isinstance(backend, str) and backend not in BACKENDS:
+        raise DesignError(f"`backend` must be one of {BACKENDS} or an executor; got {backend!r}")
+    items = list(items)
+    bar = _Progress(len(items), desc, progress)
+    out: list[Any] = []
+    try:
+        if backend == "serial":
+            for it in items:
+                out.append(fn(it))
+                bar.update(1)
+        elif backend == "joblib":
+            from joblib import Parallel, delayed
+
+            par = Parallel(n_jobs=n_jobs or -1, return_as="generator")
+            for res in par(delayed(fn)(it) for it in items):
+                out.append(res)
+                bar.update(1)
+        elif backend == "dask":
+            client = _dask_client()
+            for res in client.gather(client.map(fn, items, pure=False)):
+                out.append(res)
+                bar.update(1)
+        else:
+            for res in backend.map(fn, items):
+                out.append(res)
+                bar.update(1)
+    finally:
+        bar.close()
+    return out
 
 
 def _run_chunk(
@@ -88,7 +196,7 @@ def map_replications(
     n: int,
     *,
     seed: SeedLike,
-    backend: Backend | Any = "serial",
+    backend: Backend | Any | None = "serial",
     n_jobs: int | None = None,
     chunk_size: int | None = None,
     progress: bool = False,
@@ -107,8 +215,9 @@ def map_replications(
     seed : int, Generator, SeedSequence or None
         Parent seed; replication ``i`` uses child ``i`` (see
         :func:`trialkit._rng.child_seeds`).
-    backend : {"serial", "joblib", "dask"} or executor
-        Where to run. An object with ``map(func, iterable)`` is used directly.
+    backend : {"serial", "joblib", "dask"}, executor or None
+        Where to run. An object with ``map(func, iterable)`` is used directly;
+        ``None`` takes the default set by :func:`configure` or ``TRIALKIT_BACKEND``.
     n_jobs : int, optional
         Workers for ``joblib`` (default: all cores).
     chunk_size : int, optional
@@ -133,6 +242,9 @@ def map_replications(
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise DesignError(f"`n` must be a non-negative integer; got {n!r}")
     n = int(n)
+    if backend is None:
+        backend = get_config()["backend"]
+        n_jobs = n_jobs or get_config()["n_jobs"]
     seeds = child_seeds(seed, n)
     if isinstance(backend, str) and backend not in BACKENDS:
         raise DesignError(f"`backend` must be one of {BACKENDS} or an executor; got {backend!r}")
@@ -163,15 +275,12 @@ def map_replications(
                 results.extend(part)
                 bar.update(len(part))
         elif backend == "dask":
-            try:
-                from distributed import get_client
-            except ImportError as exc:  # pragma: no cover - optional extra
-                raise DesignError(
-                    "backend='dask' needs the optional extra: pip install 'trialkit[dask]'"
-                ) from exc
-            client = get_client()
+            client = _dask_client()
             futures = client.map(
-                _run_chunk, [fn] * len(chunks), [c[0] for c in chunks], [c[1] for c in chunks],
+                _run_chunk,
+                [fn] * len(chunks),
+                [c[0] for c in chunks],
+                [c[1] for c in chunks],
                 pure=False,
             )
             for part in client.gather(futures):

@@ -204,7 +204,7 @@ def run_demo(
         analysed = design.analyse(
             rct_persons.merge(outcomes_rct, left_on="person_id", right_index=True), plan
         )
-        ax_eff = eff.plot()
+        ax_eff = eff.plot(outcome="employed")
         km = f.kaplan_meier()
         ax_km = km.plot()
         sections.append(
@@ -221,7 +221,7 @@ def run_demo(
                     "Effects by horizon": eff,
                 },
                 figures=[
-                    ("Effects on employment by horizon with simultaneous bands", ax_eff.figure),
+                    ("Effect on the share employed by months since randomisation, with simultaneous bands", ax_eff.figure),
                     ("Time to first employment by arm (Kaplan-Meier)", ax_km.figure),
                 ],
             )

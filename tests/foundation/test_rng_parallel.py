@@ -86,3 +86,31 @@ def test_bad_backend_and_n():
         map_replications(_draw, 2, seed=1, backend="spark")
     with pytest.raises(DesignError, match="`n`"):
         map_replications(_draw, -1, seed=1)
+
+
+def _square_sum(x):
+    return int(np.sum(np.arange(x) ** 2))
+
+
+def test_map_tasks_same_on_every_backend_and_configurable(monkeypatch):
+    from trialkit._parallel import configure, get_config, map_tasks
+
+    items = [3, 10, 0, 7]
+    expected = [sum(i * i for i in range(x)) for x in items]
+    assert map_tasks(_square_sum, items, backend="serial") == expected
+    assert map_tasks(_square_sum, items, backend="joblib", n_jobs=2) == expected
+    with ThreadPoolExecutor(2) as ex:
+        assert map_tasks(_square_sum, items, backend=ex) == expected
+    monkeypatch.setenv("TRIALKIT_BACKEND", "joblib")
+    assert get_config()["backend"] == "joblib"
+    configure(backend="serial")
+    try:
+        assert get_config()["backend"] == "serial"
+        assert map_tasks(_square_sum, items) == expected
+    finally:
+        configure()
+    monkeypatch.setenv("TRIALKIT_BACKEND", "spark")
+    with pytest.raises(DesignError, match="TRIALKIT_BACKEND"):
+        get_config()
+    with pytest.raises(DesignError, match="backend"):
+        configure(backend="spark")
