@@ -179,13 +179,15 @@ def absorbed_did(
     N = y.size
     balanced = w is None and N == n_units * n_periods
     if balanced:
-        stacked = np.column_stack([y, x])
-        um = np.zeros((n_units, stacked.shape[1]))
-        tm = np.zeros((n_periods, stacked.shape[1]))
-        for j in range(stacked.shape[1]):
-            um[:, j] = np.bincount(uc, weights=stacked[:, j], minlength=n_units) / n_periods
-            tm[:, j] = np.bincount(tc, weights=stacked[:, j], minlength=n_periods) / n_units
-        dm = stacked - um[uc] - tm[tc] + stacked.mean(axis=0)
+        # exact two-way within transformation, one column at a time, in place
+        dm = np.empty((N, 1 + x.shape[1]))
+        dm[:, 0] = y
+        dm[:, 1:] = x
+        del y
+        for j in range(dm.shape[1]):
+            v = dm[:, j]
+            v -= (np.bincount(uc, weights=v, minlength=n_units) / n_periods)[uc]
+            v -= (np.bincount(tc, weights=v, minlength=n_periods) / n_units)[tc]
         converged, iters = True, 1
     else:
         dm, converged, iters = _core.demean(
