@@ -401,3 +401,16 @@ def test_bad_input_raises_data_error(frame: pd.DataFrame, kwargs: dict, match: s
 def test_bad_design_raises_design_error(kwargs: dict, match: str) -> None:
     with pytest.raises(DesignError, match=match):
         randomise(_units([20]), seed=1, **kwargs)
+
+
+def test_packed_sort_resolves_prefix_ties_exactly() -> None:
+    from trialkit.randomisation._core import sort_by_stratum_and_key
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    # keys share their leading bits in large groups, so packed prefixes tie often
+    u = (rng.integers(0, 8, n).astype(np.uint64) << np.uint64(60)) | rng.choice(
+        2**40, n, replace=False
+    ).astype(np.uint64)
+    s = rng.integers(0, 50, n)
+    np.testing.assert_array_equal(sort_by_stratum_and_key(s, u, 50), np.lexsort((u, s)))

@@ -198,6 +198,36 @@ def stratified_counts(sizes: np.ndarray, r: np.ndarray, rng: np.random.Generator
     return counts + extra
 
 
+def sort_by_stratum_and_key(strata: np.ndarray, u: np.ndarray, n_strata: int) -> np.ndarray:
+    """Indices ordering the units by stratum, then by key ``u`` (uint64, no ties).
+
+    Packs (stratum, leading bits of ``u``, row index) into one uint64 and sorts
+    the values -- much faster than an argsort -- then puts units whose packed
+    prefixes tie back in order of their full keys, so the result never depends
+    on the row order.
+    """
+    n = strata.size
+    idx_bits = max(1, (n - 1).bit_length())
+    s_bits = (n_strata - 1).bit_length() if n_strata > 1 else 0
+    u_bits = 64 - idx_bits - s_bits
+    if u_bits < 16:  # pragma: no cover - astronomically many units or strata
+        return np.lexsort((u, strata))
+    key = u >> np.uint64(64 - u_bits)
+    key <<= np.uint64(idx_bits)
+    if s_bits:
+        key |= strata.astype(np.uint64) << np.uint64(64 - s_bits)
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    order = (key & np.uint64((1 << idx_bits) - 1)).astype(np.intp)
+    key >>= np.uint64(idx_bits)  # the (stratum, key-prefix) part
+    tie = key[1:] == key[:-1]
+    if tie.any():
+        pos = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((u[sub], key[pos]))]
+    return order
+
+
 def assign_by_counts(
     strata: np.ndarray, u: np.ndarray, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -210,21 +240,7 @@ def assign_by_counts(
     """
     S, k = counts.shape
     n = strata.size
-    if S == 1:
-        order = np.argsort(u, kind="stable")
-    else:
-        bits = int(max(1, S - 1)).bit_length()
-        if bits <= 24:
-            # one sort of a composite key: stratum in the high bits, key below
-            shift = np.uint64(64 - bits)
-            comp = u >> np.uint64(bits)
-            comp |= strata.astype(np.uint64) << shift
-            order = np.argsort(comp)
-            sc = comp[order]
-            if sc.size > 1 and np.any(sc[1:] == sc[:-1]):  # truncated keys tied: exact fallback
-                order = np.lexsort((u, strata))
-        else:  # pragma: no cover - more than 16 million strata
-            order = np.lexsort((u, strata))
+    order = sort_by_stratum_and_key(strata, u, S)
     labels = np.repeat(np.tile(np.arange(k, dtype=np.int16), S), counts.ravel())
     out = np.empty(n, dtype=np.int16)
     out[order] = labels
@@ -412,19 +428,18 @@ def permute_within(
     ``strata`` must be sorted (units laid out stratum by stratum), codes ``0..S-1``.
     """
     z = np.asarray(z)
-    n = z.size
-    base = np.broadcast_to(z, (n_draws, n))
+    out = np.tile(z, (n_draws, 1))  # contiguous rows: shuffled in place
     if strata is None or int(strata.max(initial=0)) == 0:
-        return rng.permuted(base, axis=1)
+        rng.permuted(out, axis=1, out=out)
+        return out
     n_strata = int(strata.max()) + 1
     if n_strata <= 256:
-        # shuffle each stratum's block of columns in place (strata are contiguous)
-        out = np.array(base)
         bounds = np.searchsorted(strata, np.arange(n_strata + 1))
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi - lo > 1:
                 out[:, lo:hi] = rng.permuted(out[:, lo:hi], axis=1)
         return out
-    keys = rng.random((n_draws, n)) + strata[None, :].astype(np.float64)
+    keys = rng.random(out.shape)
+    keys += strata[None, :]
     idx = np.argsort(keys, axis=1)
-    return np.take_along_axis(base, idx, axis=1)
+    return np.take_along_axis(out, idx, axis=1)

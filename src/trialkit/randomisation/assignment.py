@@ -89,6 +89,19 @@ def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.n
     return pd.util.hash_array(arr, hash_key=_ID_HASH_KEY, categorize=True), "str"
 
 
+def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes in sorted order of the values (-1 for missing) and the labels."""
+    if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+        v = s.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo < max(2**22, 4 * v.size):  # dense range: codes by lookup, O(n)
+            present = np.bincount(v - lo) > 0
+            lookup = np.cumsum(present) - 1
+            return lookup[v - lo], [str(x) for x in np.flatnonzero(present) + lo]
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return codes, [str(u) for u in uniques]
+
+
 def _stratum_codes(
     data: pd.DataFrame, cols: list[str], missing: str, *, what: str = "strata"
 ) -> tuple[np.ndarray, list[str]]:
@@ -106,8 +119,7 @@ def _stratum_codes(
                 f"{what} column {c!r} has {int(miss.sum())} missing values; fill them, drop those "
                 f"rows, or pass missing_strata='own_stratum' to make them a stratum of their own"
             )
-        codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
-        labels = [str(u) for u in uniques]
+        codes, labels = _column_codes(s)
         if miss.any():
             codes = np.where(codes < 0, len(labels), codes)
             labels.append(_MISSING_LABEL)

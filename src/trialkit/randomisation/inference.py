@@ -196,6 +196,14 @@ def _stats_for(
         obs_t = z_obs == arm
         obs_c = z_obs == ctrl
         zt = obs_t.astype(float)
+        two_arms = bool(np.all(obs_t | obs_c))
+        if two_arms and mech.mode != "bernoulli" and not mech.clustered and not blocked:
+            # the common case: T_d = sum over treated of (1/n1 + 1/n0) y - sum(y)/n0, one matmul
+            Tu = Z if (arm == 1 and ctrl == 0) else (Z == arm).view(np.uint8)
+            n1, n0 = obs_t.sum(), obs_c.sum()
+            c = 1.0 / n1 + 1.0 / n0
+            out.append((Tu @ (c * y) - y.sum() / n0, Tu @ (c * zt) - zt.sum() / n0))
+            continue
         Tu = (Z == arm).view(np.uint8)  # uint8 @ float is far faster than bool @ float
         Cu = (Z == ctrl).view(np.uint8)
         if mech.mode != "bernoulli" and not mech.clustered:
