@@ -174,3 +174,27 @@ def test_surrogate_index_recovers_linear_truth():
     )
     assert abs(tab.loc["observed[1]", "estimate"] - truth) < 3 * tab.loc["observed[1]", "se"]
     np.testing.assert_allclose(r.coefficients[["s1", "s2"]], [3, 1], atol=0.05)
+
+
+def test_multi_arm_weighted_effects_match_direct_computation():
+    f0 = tk.followup._extras._toy_follow_up()
+    pe = f0.persons.reset_index()
+    rng = np.random.default_rng(2)
+    pe["arm"] = rng.choice(["control", "a", "b"], len(pe))
+    pe["weight"] = rng.uniform(0.5, 2.0, len(pe))
+    sp = pd.DataFrame(
+        {
+            "person_id": np.repeat(pe["person_id"], 1),
+            "start": pd.Timestamp("2018-01-01"),
+            "end": pd.NaT,
+            "state": "unemployed",
+            "exit_reason": "",
+        }
+    )
+    sp.loc[pe["arm"].eq("a").to_numpy(), "state"] = "employed"
+    f = tk.follow_up(sp, pe.drop(columns=["censor_date"]), months=6, end_of_data="2019-01-01")
+    tab = f.effects(outcomes=["employed"], horizons=[3, 6], weights="weight").to_frame()
+    assert tab.index.names == ["arm", "outcome", "horizon"]
+    assert tab.loc[("a", "employed", 6), "estimate"] == pytest.approx(1.0)
+    assert tab.loc[("b", "employed", 6), "estimate"] == pytest.approx(0.0)
+    assert "Person-months by state" in f.summary()

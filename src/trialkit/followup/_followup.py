@@ -260,6 +260,26 @@ class FollowUp:
     def person_ids(self) -> pd.Index:
         return self.persons.index
 
+    def summary(self) -> str:
+        """A readable account of the panel: persons, months, state shares, overlaps, exclusions."""
+        names = {v: k for k, v in STATE_CODES.items()}
+        codes, counts = np.unique(self.codes, return_counts=True)
+        share = counts / counts.sum()
+        lines = [
+            "Register follow-up",
+            "==================",
+            f"Persons:       {self.n_persons}" + (f" (arms in {self.arm!r})" if self.arm else ""),
+            f"Months:        0..{self.months - 1} after origin (state on day {self.reference_day})",
+            f"End of data:   {self.meta.get('end_of_data')}",
+            f"Overlapping person-months resolved by priority: {self.overlaps_resolved}",
+            "Person-months by state: "
+            + ", ".join(f"{names[int(c)]} {100 * s:.1f}%" for c, s in zip(codes, share)),
+        ]
+        if self.excluded:
+            lines.append("Excluded:")
+            lines.extend(f"  - {e}" for e in self.excluded)
+        return "\n".join(lines)
+
     def bound(self, m: int) -> np.ndarray:
         """Day number (days since 1970-01-01) on which follow-up month ``m`` starts, per person."""
         first = (
