@@ -212,7 +212,8 @@ class GroupTimeResult(EffectTable):
         return self.table.reset_index()
 
     def _payload(self) -> dict[str, Any]:
-        return {"table": self.to_frame(), "options": self.options, "crit": self.crit}
+        opts = {k: v for k, v in self.options.items() if k not in ("seed_sequence", "backend")}
+        return {"table": self.to_frame(), "options": opts, "crit": self.crit}
 
     # -- inference on linear combinations ----------------------------------
     def _se_and_crit(self, psi: np.ndarray, seed: Any) -> tuple[np.ndarray, float | None]:
