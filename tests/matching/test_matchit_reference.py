@@ -41,6 +41,7 @@ CASES: dict[str, dict] = {
     "nn_ratio2": dict(ratio=2),
     "nn_ratio3_cal": dict(ratio=3, caliper=0.3),
     "nn_probit_cal": dict(scale="identity", link="probit", caliper=0.2),
+    "nn_exact_ratio2": dict(exact=["u75"], ratio=2, caliper=0.3),
     "nn_mahal": dict(score="mahalanobis", order="data"),
     "nn_discard": dict(common_support="both", caliper=0.1),
     "nn_repl": dict(replace=True),

@@ -45,6 +45,8 @@ cases <- list(
   nn_ratio2    = list(method = "nearest", link = "linear.logit", ratio = 2),
   nn_ratio3_cal = list(method = "nearest", link = "linear.logit", ratio = 3, caliper = 0.3),
   nn_probit_cal = list(method = "nearest", link = "probit", caliper = 0.2),
+  nn_exact_ratio2 = list(method = "nearest", link = "linear.logit", exact = ~u75, ratio = 2,
+                         caliper = 0.3),
   nn_mahal     = list(method = "nearest", distance = "mahalanobis",
                       formula = treat ~ age + educ + married + nodegree + re74 + re75),
   nn_discard   = list(method = "nearest", link = "linear.logit", discard = "both", caliper = 0.1),
