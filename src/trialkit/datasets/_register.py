@@ -242,10 +242,11 @@ def _draw_persons(
     parts: list[dict[str, np.ndarray]] = []
     got = 0
     while got < n:
-        m = max((4 if population == "all" else 10) * (n - got), 1000)
+        m = max((4 if population == "all" else 12) * (n - got), 1000)
         mi = rng.choice(len(munis), size=m, p=weight)
-        lo = np.where((population == "treated") & (ft[mi] >= 0), np.maximum(ft[mi], o_lo), o_lo)
-        origin = lo + np.floor(rng.random(m) * (o_hi - lo + 1)).astype(np.int64)
+        # origin uniform over the window for everybody; the "treated" population keeps those
+        # on or after their trial start below, so its mix of municipalities is the register's
+        origin = o_lo + np.floor(rng.random(m) * (o_hi - o_lo + 1)).astype(np.int64)
         cov = _core.draw_covariates(rng, m)
         frailty = cov.frailty + munis["hazard_effect"].to_numpy()[mi]
         cov = _core.Covariates(cov.age, cov.female, cov.education, cov.prior_days, frailty)
