@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         power,
         randomisation,
         report,
+        scale,
     )
     from trialkit.design import TrialDesign  # noqa: F401
     from trialkit.diffindiff import did  # noqa: F401
@@ -58,6 +59,7 @@ _MODULES = (
     "diffindiff",
     "followup",
     "report",
+    "scale",
 )
 _VERBS = {
     "randomise": "randomisation",

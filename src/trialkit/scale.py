@@ -1,0 +1,476 @@
+"""Register scale: partitioned Parquet inputs processed partition by partition.
+
+A national register extract (millions of persons, tens of millions of spells)
+need not fit in memory at once. :func:`write_partitioned` splits persons and
+spells into ``n_partitions`` buckets by person id (hive-partitioned Parquet,
+column ``tk_partition``); every function here then works one bucket at a time
+through the executor interface (serial, joblib or Dask) and combines the
+buckets *exactly*:
+
+* :func:`follow_up_outcomes` -- per-person outcomes by horizon, concatenated
+  (identical to the in-memory :meth:`trialkit.followup.FollowUp.outcomes`);
+* :func:`horizon_effects` -- differences in means by horizon from per-arm
+  sufficient statistics (count, sum, sum of squares), identical to the
+  in-memory difference-in-means with HC2 (Neyman) standard errors;
+* :func:`state_counts` -- unit x month counts of persons in each state (the
+  person-month aggregation a municipal DiD needs), summed across buckets from
+  difference arrays, never expanding spells to person-months.
+
+Needs the ``pyarrow`` package (in the ``dask`` and ``test`` extras).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trialkit._checks import require_columns, require_frame
+from trialkit._parallel import map_tasks
+from trialkit.errors import DataError, DesignError
+from trialkit.results import EffectTable, effect_table
+
+__all__ = [
+    "PartitionedRegister",
+    "write_partitioned",
+    "follow_up_outcomes",
+    "horizon_effects",
+    "state_counts",
+]
+
+PARTITION = "tk_partition"  # no leading underscore: pyarrow ignores such directories
+
+
+def _bucket(ids: pd.Series, n: int) -> np.ndarray:
+    """Stable bucket of each id (integers: id mod n; anything else: a hash)."""
+    if pd.api.types.is_integer_dtype(ids):
+        return (ids.to_numpy().astype(np.int64) % n).astype(np.int32)
+    return (pd.util.hash_pandas_object(ids, index=False).to_numpy() % np.uint64(n)).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class PartitionedRegister:
+    """Persons and spells stored as partitioned Parquet under ``path``.
+
+    Attributes
+    ----------
+    path : Path
+        Directory with ``persons/`` and ``spells/`` datasets.
+    n_partitions : int
+        Number of person-id buckets.
+    id : str
+        Person identifier column.
+    """
+
+    path: Path
+    n_partitions: int
+    id: str = "person_id"
+
+    @classmethod
+    def open(cls, path: str | Path, *, id: str = "person_id") -> PartitionedRegister:
+        """Open a register written by :func:`write_partitioned`."""
+        p = Path(path)
+        parts = sorted(q.name for q in (p / "persons").glob(f"{PARTITION}=*"))
+        if not parts:
+            raise DataError(
+                f"{p} holds no partitioned persons (expected {p}/persons/{PARTITION}=k/)"
+            )
+        return cls(path=p, n_partitions=len(parts), id=id)
+
+    def _read(self, table: str, k: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        import pyarrow.parquet as pq
+
+        directory = self.path / table / f"{PARTITION}={k}"
+        if not directory.exists():
+            return pd.DataFrame(columns=list(columns) if columns else None)
+        frame = pq.read_table(directory, columns=list(columns) if columns else None).to_pandas()
+        return frame.drop(columns=[PARTITION], errors="ignore")
+
+    def persons(self, k: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Persons of bucket ``k``."""
+        return self._read("persons", k, columns)
+
+    def spells(self, k: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Spells of bucket ``k``."""
+        return self._read("spells", k, columns)
+
+    def end_of_data(self, *, start: str = "start", end: str = "end") -> pd.Timestamp:
+        """Latest date in the spells (the extraction date), read column-wise."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        data = ds.dataset(self.path / "spells", format="parquet", partitioning="hive")
+        tbl = data.to_table(columns=[start, end])
+        hi = [pc.max(tbl[start]).as_py(), pc.max(tbl[end]).as_py()]
+        return pd.Timestamp(max(v for v in hi if v is not None))
+
+
+def write_partitioned(
+    persons: pd.DataFrame,
+    spells: pd.DataFrame,
+    path: str | Path,
+    *,
+    n_partitions: int = 16,
+    id: str = "person_id",
+) -> PartitionedRegister:
+    """Write persons and spells as Parquet partitioned into person-id buckets.
+
+    Parameters
+    ----------
+    persons, spells : DataFrame
+        The register tables; every spell's person must be in ``persons``.
+    path : path
+        Target directory (``persons/`` and ``spells/`` are created in it).
+    n_partitions : int
+        Number of buckets (person id modulo ``n_partitions`` for integer ids).
+    id : str
+        Person identifier column.
+
+    Returns
+    -------
+    PartitionedRegister
+
+    Examples
+    --------
+    >>> import tempfile, trialkit as tk
+    >>> reg = tk.datasets.make_register(n_persons=500, seed=0, truth_n=1000)
+    >>> pr = write_partitioned(reg.persons, reg.spells, tempfile.mkdtemp(), n_partitions=4)
+    >>> pr.n_partitions
+    4
+    """
+    require_frame(persons, name="persons")
+    require_columns(persons, id, name="persons")
+    require_columns(spells, id, name="spells")
+    if not isinstance(n_partitions, int) or n_partitions < 1:
+        raise DesignError(f"`n_partitions` must be a positive integer; got {n_partitions!r}")
+    unknown = ~spells[id].isin(persons[id])
+    if unknown.any():
+        raise DataError(
+            f"{int(unknown.sum())} spells belong to persons missing from `persons` "
+            f"(ids {spells.loc[unknown, id].unique()[:5].tolist()})"
+        )
+    p = Path(path)
+    for name, frame in (("persons", persons), ("spells", spells)):
+        out = frame.assign(**{PARTITION: _bucket(frame[id], n_partitions)})
+        out.to_parquet(p / name, partition_cols=[PARTITION], index=False)
+    return PartitionedRegister(path=p, n_partitions=n_partitions, id=id)
+
+
+def _outcomes_part(
+    k: int,
+    *,
+    source: PartitionedRegister,
+    horizons: list[int],
+    arm: str | None,
+    origin: str,
+    end_of_data: pd.Timestamp,
+    kwargs: dict[str, Any],
+) -> pd.DataFrame | None:
+    from trialkit.followup import follow_up
+
+    persons = source.persons(k)
+    if len(persons) == 0:
+        return None
+    spells = source.spells(k)
+    f = follow_up(
+        spells, persons, arm=arm, origin=origin, end_of_data=end_of_data, id=source.id, **kwargs
+    )
+    return f.outcomes(horizons=horizons)
+
+
+def follow_up_outcomes(
+    source: PartitionedRegister,
+    *,
+    horizons: Sequence[int] = (12, 24, 36, 48, 60),
+    arm: str | None = "arm",
+    origin: str = "origin",
+    end_of_data: Any = None,
+    backend: Any = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    **follow_up_kwargs: Any,
+) -> pd.DataFrame:
+    """Per-person outcomes by horizon, computed bucket by bucket.
+
+    Identical to ``tk.follow_up(spells, persons, ...).outcomes(horizons)`` on
+    the whole register (rows sorted by person id), because each person's
+    outcomes depend only on that person's spells and on the end of data, which
+    is fixed once for all buckets.
+
+    Parameters
+    ----------
+    source : PartitionedRegister
+    horizons : sequence of int
+    arm, origin : str
+        Passed to :func:`trialkit.follow_up`.
+    end_of_data : date, optional
+        Extraction date; default: the latest date in the spells (read once).
+    backend, n_jobs, progress
+        Executor (see :func:`trialkit._parallel.map_tasks`).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by person id.
+    """
+    eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
+    fn = partial(
+        _outcomes_part,
+        source=source,
+        horizons=list(horizons),
+        arm=arm,
+        origin=origin,
+        end_of_data=eod,
+        kwargs=follow_up_kwargs,
+    )
+    parts = [
+        p
+        for p in map_tasks(
+            fn,
+            range(source.n_partitions),
+            backend=backend,
+            n_jobs=n_jobs,
+            progress=progress,
+            desc="follow-up partitions",
+        )
+        if p is not None
+    ]
+    if not parts:
+        raise DataError(f"no persons in {source.path}")
+    return pd.concat(parts).sort_index()
+
+
+def _moments_part(k: int, **kw: Any) -> pd.DataFrame | None:
+    out = _outcomes_part(k, **kw)
+    if out is None:
+        return None
+    arm = kw["arm"]
+    cols = [
+        c
+        for c in out.columns
+        if c != arm
+        and (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]))
+    ]
+    vals = out[cols].astype(float)
+    notna = vals.notna()
+    g = out[arm].astype(str)
+    stats = pd.concat(
+        {
+            "n": notna.groupby(g).sum(),
+            "sum": vals.fillna(0.0).groupby(g).sum(),
+            "sumsq": (vals.fillna(0.0) ** 2).groupby(g).sum(),
+        },
+        names=["stat", arm],
+    )
+    return stats
+
+
+def horizon_effects(
+    source: PartitionedRegister,
+    *,
+    outcomes: Sequence[str] = ("employed", "months_employed"),
+    horizons: Sequence[int] = (12, 24, 36, 48, 60),
+    arm: str = "arm",
+    control: str = "control",
+    origin: str = "origin",
+    end_of_data: Any = None,
+    alpha: float = 0.05,
+    backend: Any = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+) -> EffectTable:
+    r"""Differences in means by horizon from per-bucket sufficient statistics.
+
+    Each bucket returns, per arm and outcome, the count of observed values,
+    their sum and their sum of squares; the buckets are added and
+
+    .. math:: \hat\tau = \bar y_1 - \bar y_0, \qquad
+              \widehat{se}^2 = s_1^2 / n_1 + s_0^2 / n_0,
+
+    the Neyman variance, which equals the HC2 variance of the regression on an
+    arm indicator (so the result equals the in-memory
+    :meth:`~trialkit.followup.FollowUp.effects` with ``method="difference_in_means"``).
+
+    Returns
+    -------
+    EffectTable
+        Indexed by (arm, outcome, horizon).
+    """
+    eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
+    fn = partial(
+        _moments_part,
+        source=source,
+        horizons=list(horizons),
+        arm=arm,
+        origin=origin,
+        end_of_data=eod,
+        kwargs={},
+    )
+    parts = [
+        p
+        for p in map_tasks(
+            fn,
+            range(source.n_partitions),
+            backend=backend,
+            n_jobs=n_jobs,
+            progress=progress,
+            desc="effect partitions",
+        )
+        if p is not None
+    ]
+    if not parts:
+        raise DataError(f"no persons in {source.path}")
+    total = pd.concat(parts).groupby(level=[0, 1]).sum()
+    arms = sorted(total.index.get_level_values(1).unique())
+    if control not in arms:
+        raise DesignError(f"`control` must be one of {arms}; got {control!r}")
+    rows, est, se, n = [], [], [], []
+    for a in (x for x in arms if x != control):
+        for name in outcomes:
+            for h in horizons:
+                col = f"{name}_{h}m"
+                if col not in total.columns:
+                    raise DataError(
+                        f"outcome {col!r} is not computed; available: {list(total.columns)}"
+                    )
+                m = {}
+                for grp in (a, control):
+                    cnt = float(total.loc[("n", grp), col])
+                    s1 = float(total.loc[("sum", grp), col])
+                    s2 = float(total.loc[("sumsq", grp), col])
+                    mean = s1 / cnt
+                    var = (s2 - cnt * mean * mean) / (cnt - 1)
+                    m[grp] = (cnt, mean, var)
+                rows.append((a, name, h))
+                est.append(m[a][1] - m[control][1])
+                se.append(np.sqrt(m[a][2] / m[a][0] + m[control][2] / m[control][0]))
+                n.append(int(m[a][0] + m[control][0]))
+    return effect_table(
+        est,
+        se,
+        index=rows,
+        index_name=["arm", "outcome", "horizon"],
+        n=n,
+        method="difference_in_means (partitioned sufficient statistics)",
+        n_obs=int(total.xs("n", level=0).iloc[:, 0].sum()),
+        alpha=alpha,
+        meta={
+            "n_partitions": source.n_partitions,
+            "end_of_data": str(eod.date()),
+            "control": control,
+        },
+    )
+
+
+def _month_index(values: pd.Series) -> np.ndarray:
+    v = pd.to_datetime(values)
+    return (v.dt.year.to_numpy() * 12 + v.dt.month.to_numpy() - 1).astype(np.int64)
+
+
+def _counts_part(
+    k: int,
+    *,
+    source: PartitionedRegister,
+    unit: str,
+    states: list[str],
+    m0: int,
+    n_months: int,
+    units: list[Any],
+) -> np.ndarray:
+    persons = source.persons(k, columns=[source.id, unit])
+    spells = source.spells(k, columns=[source.id, "start", "end", "state"])
+    out = np.zeros((len(units), len(states), n_months + 1), dtype=np.int64)
+    if len(spells) == 0:
+        return out[:, :, :n_months]
+    u_of = pd.Series(
+        pd.Categorical(persons[unit], categories=units).codes, index=persons[source.id]
+    )
+    u = u_of.reindex(spells[source.id]).to_numpy()
+    s = pd.Categorical(spells["state"], categories=states).codes
+    first = _month_index(spells["start"]) - m0
+    end = spells["end"].fillna(
+        pd.Timestamp(year=(m0 + n_months) // 12, month=(m0 + n_months) % 12 + 1, day=1)
+    )
+    last = _month_index(end) - m0
+    a = np.clip(first, 0, n_months)
+    b = np.clip(last + 1, 0, n_months)
+    ok = (u >= 0) & (s >= 0) & (b > a)
+    np.add.at(out, (u[ok], s[ok], a[ok]), 1)
+    np.add.at(out, (u[ok], s[ok], b[ok]), -1)
+    return np.cumsum(out, axis=2)[:, :, :n_months]
+
+
+def state_counts(
+    source: PartitionedRegister,
+    *,
+    unit: str = "municipality",
+    start: Any = "2010-01",
+    end: Any = "2023-12",
+    states: Sequence[str] = (
+        "unemployed",
+        "service",
+        "employed",
+        "subsidised",
+        "education",
+        "out_of_labour_force",
+    ),
+    backend: Any = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Unit x month counts of persons in each state, summed over buckets.
+
+    A person counts in a month when one of their spells covers any day of it
+    (a spell from 15 March to 2 May counts in March, April and May); an open
+    spell (missing end) counts to the last month. Spells are never expanded to
+    person-months: each adds +1 at its first month and -1 after its last in a
+    difference array, and a cumulative sum gives the counts -- integer
+    arithmetic, so the buckets combine exactly.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``unit, month`` and one count column per state.
+    """
+    m0 = int(_month_index(pd.Series([pd.Timestamp(start)]))[0])
+    m1 = int(_month_index(pd.Series([pd.Timestamp(end)]))[0])
+    if m1 < m0:
+        raise DesignError(f"`end` ({end}) is before `start` ({start})")
+    n_months = m1 - m0 + 1
+    units = sorted(
+        pd.concat([source.persons(k, columns=[unit])[unit] for k in range(source.n_partitions)])
+        .unique()
+        .tolist()
+    )
+    fn = partial(
+        _counts_part,
+        source=source,
+        unit=unit,
+        states=list(states),
+        m0=m0,
+        n_months=n_months,
+        units=units,
+    )
+    total = sum(
+        map_tasks(
+            fn,
+            range(source.n_partitions),
+            backend=backend,
+            n_jobs=n_jobs,
+            progress=progress,
+            desc="panel partitions",
+        )
+    )
+    months = pd.period_range(pd.Timestamp(start), periods=n_months, freq="M").to_timestamp()
+    idx = pd.MultiIndex.from_product([units, months], names=[unit, "month"])
+    frame = pd.DataFrame(
+        np.asarray(total).transpose(0, 2, 1).reshape(len(units) * n_months, len(states)),
+        index=idx,
+        columns=list(states),
+    )
+    return frame.reset_index()
