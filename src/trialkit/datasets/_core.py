@@ -128,9 +128,22 @@ def first_month_shift(month: np.ndarray, duration: np.ndarray) -> np.ndarray:
     )
 
 
+_TABLE_FROM = int(np.datetime64("1990-01", "M").astype(np.int64))
+_RATE_TABLE = np.interp(np.arange(_TABLE_FROM, _TABLE_FROM + 12 * 60, dtype=float), _KNOT_M, _KNOT_V)
+
+
 def national_rate(month: np.ndarray) -> np.ndarray:
-    """National registered unemployment rate (percent) at month indices ``month``."""
-    return np.interp(np.asarray(month, dtype=float), _KNOT_M, _KNOT_V)
+    """National registered unemployment rate (percent) at month indices ``month``.
+
+    Piecewise linear between the knots (constant outside them); integer months in
+    1990..2049 are looked up in a table.
+    """
+    month = np.asarray(month)
+    if month.dtype.kind in "iu":
+        i = month - _TABLE_FROM
+        if i.size == 0 or (i.min() >= 0 and i.max() < _RATE_TABLE.size):
+            return _RATE_TABLE[i]
+    return np.interp(month.astype(float), _KNOT_M, _KNOT_V)
 
 
 @lru_cache(maxsize=1)
