@@ -40,6 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"trialkit {__version__}")
+    parser.add_argument(
+        "--backend",
+        choices=["serial", "joblib", "dask"],
+        default=None,
+        help="where repeated work runs (simulations, bootstraps, partitions); "
+        "default: $TRIALKIT_BACKEND or serial",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help="workers for joblib")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
@@ -53,6 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    if args.backend or args.n_jobs or args.scheduler:
+        from trialkit._parallel import configure
+
+        configure(
+            backend=args.backend or ("dask" if args.scheduler else None),
+            n_jobs=args.n_jobs,
+            scheduler=args.scheduler,
+        )
     try:
         return int(args.func(args) or 0)
     except TrialkitError as exc:

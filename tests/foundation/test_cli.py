@@ -43,3 +43,25 @@ def test_lazy_public_namespace():
         assert "no_such_thing" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("unknown attribute did not raise")
+
+
+def test_backend_option_configures_executor(monkeypatch):
+    from trialkit import _parallel, cli
+
+    seen = {}
+
+    def fake(args):
+        seen.update(_parallel.get_config())
+        return 0
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["--backend", "joblib", "--n-jobs", "2", "demo"])
+    monkeypatch.setattr(args, "func", fake, raising=False)
+    monkeypatch.setattr(cli.argparse.ArgumentParser, "parse_args", lambda self, argv=None: args)
+    try:
+        assert cli.main([]) == 0
+    finally:
+        _parallel.configure()
+    assert seen == {"backend": "joblib", "n_jobs": 2, "scheduler": None}
+    bad = run("--backend", "spark", "demo")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
