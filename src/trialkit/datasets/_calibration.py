@@ -84,6 +84,17 @@ def return_rate(reg: Register, *, within: int = 12) -> float:
 def calibration(reg: Register) -> pd.DataFrame:
     """Targets from the brief next to what the register achieves.
 
+    Survival of new unemployment spells against Table 3.1 (both cohorts), the
+    revolving door (returns within 12 and 6 months), the exit reasons of the
+    long-term unemployed outside the trial areas, the split of all exits into
+    work / services / out of the labour force or education, and the long-term
+    share of the stock.
+
+    Parameters
+    ----------
+    reg : Register
+        From :func:`trialkit.datasets.make_register`.
+
     Returns
     -------
     DataFrame

@@ -129,7 +129,9 @@ def first_month_shift(month: np.ndarray, duration: np.ndarray) -> np.ndarray:
 
 
 _TABLE_FROM = int(np.datetime64("1990-01", "M").astype(np.int64))
-_RATE_TABLE = np.interp(np.arange(_TABLE_FROM, _TABLE_FROM + 12 * 60, dtype=float), _KNOT_M, _KNOT_V)
+_RATE_TABLE = np.interp(
+    np.arange(_TABLE_FROM, _TABLE_FROM + 12 * 60, dtype=float), _KNOT_M, _KNOT_V
+)
 
 
 def national_rate(month: np.ndarray) -> np.ndarray:

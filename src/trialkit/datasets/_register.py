@@ -592,20 +592,43 @@ def true_effects(
     effect: EffectLike = 1.2,
     seed: SeedLike = None,
     treatment_months: int = 24,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Any]:
     """True effects of the treatment on five-year outcomes for the given persons.
 
     Every person is simulated twice over the 60 months after origin, once
     treated and once untreated, with the *same* random numbers (common random
     numbers), so the difference is the effect of the treatment on these very
-    people and its Monte-Carlo noise is small.
+    people and its Monte-Carlo noise is small. With the same ``seed`` the
+    paths are exactly those of :func:`simulate_spells` with everybody treated /
+    nobody treated (the tests check this).
+
+    Parameters
+    ----------
+    persons : DataFrame
+        As for :func:`simulate_spells`; outcomes are measured from ``origin``.
+    effect : float or mapping, default 1.2
+        Hazard ratio(s) of the treatment, as for :func:`simulate_spells`.
+    seed : int, Generator, SeedSequence or None
+        Randomness (the same draws for both runs).
+    treatment_months : int, default 24
+        How long after origin the treatment acts.
 
     Returns
     -------
     dict
         ``{"effect": {outcome: treated - untreated}, "treated": {outcome: mean},
-        "untreated": {outcome: mean}, "n": n}``; outcomes in :data:`OUTCOMES`,
-        defined in the docs (docs/datasets.md).
+        "untreated": {outcome: mean}, "n": n}``; outcomes in :data:`OUTCOMES`
+        (``employed_{12,24,36,48,60}m``, ``months_employed_60m``,
+        ``months_unemployed_60m``, ``rmst_employment_60m``,
+        ``cif_{route}_{12,24,60}m``), defined in :func:`make_register` and
+        docs/datasets.md.
+
+    Raises
+    ------
+    DataError
+        Missing columns or values, duplicate ids.
+    DesignError
+        Bad ``effect`` or ``treatment_months``.
 
     Examples
     --------
