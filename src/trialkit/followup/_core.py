@@ -187,6 +187,18 @@ def rmst(*, time: np.ndarray, event: np.ndarray, tau: float) -> tuple[float, flo
 # ---------------------------------------------------------------------------
 
 
+def group_sum(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sum rows of ``values`` (1-d or 2-d) by integer ``index`` into ``size`` groups (bincount per column)."""
+    if values.ndim == 1:
+        return np.bincount(index, weights=values, minlength=size)
+    out = np.empty((size,) + values.shape[1:])
+    flat = values.reshape(values.shape[0], -1)
+    view = out.reshape(size, -1)
+    for j in range(flat.shape[1]):
+        view[:, j] = np.bincount(index, weights=flat[:, j], minlength=size)
+    return out
+
+
 class _CoxData:
     """Sorted data and block structure shared by the likelihood and the residuals."""
 
@@ -256,8 +268,7 @@ def _cox_terms(
     re = r[cd.ev]
     nb = cd.n_blocks
     t0 = np.bincount(cd.ev_block, weights=re, minlength=nb)
-    t1 = np.zeros((nb, p))
-    np.add.at(t1, cd.ev_block, re[:, None] * xe)
+    t1 = group_sum(cd.ev_block, re[:, None] * xe, nb)
     b = cd.ev_block
     f = cd.frac
     phi = s0[b] - f * t0[b]
@@ -269,8 +280,7 @@ def _cox_terms(
         iu = np.triu_indices(p)
         outer = x[:, iu[0]] * x[:, iu[1]]
         s2 = cd.rcumsum_at_blocks(r[:, None] * outer)
-        t2 = np.zeros((nb, outer.shape[1]))
-        np.add.at(t2, cd.ev_block, re[:, None] * outer[cd.ev])
+        t2 = group_sum(cd.ev_block, re[:, None] * outer[cd.ev], nb)
         m2 = (s2[b] - f[:, None] * t2[b]) / phi[:, None]
         m2sum = m2.sum(axis=0)
         info = np.zeros((p, p))
@@ -353,8 +363,7 @@ def cox_fit(
         if cluster is not None:
             cl = np.asarray(cluster, dtype=np.int64)
             nc = int(cl.max()) + 1
-            uc = np.zeros((nc, p))
-            np.add.at(uc, cl, resid)
+            uc = group_sum(cl, resid, nc)
         else:
             uc = resid
         dfb = uc @ cov
@@ -370,19 +379,15 @@ def _cox_score_residuals(cd: _CoxData, beta: np.ndarray, parts: dict) -> np.ndar
     phi = parts["phi"]
     a = parts["a"]
     x = cd.x
-    p = x.shape[1]
     nb = cd.n_blocks
     b = cd.ev_block
     f = cd.frac
     h = 1.0 / phi
     h0 = np.bincount(b, weights=h, minlength=nb)
-    ha = np.zeros((nb, p))
-    np.add.at(ha, b, a * h[:, None])
+    ha = group_sum(b, a * h[:, None], nb)
     hw = np.bincount(b, weights=f * h, minlength=nb)
-    haw = np.zeros((nb, p))
-    np.add.at(haw, b, a * (f * h)[:, None])
-    abar = np.zeros((nb, p))
-    np.add.at(abar, b, a)
+    haw = group_sum(b, a * (f * h)[:, None], nb)
+    abar = group_sum(b, a, nb)
     with np.errstate(invalid="ignore", divide="ignore"):
         abar = abar / np.maximum(cd.dcount, 1)[:, None]
     # cumulative hazard-type sums within strata, over blocks in time order
@@ -754,8 +759,7 @@ def ols_effects(
             g = np.unique(clk).size
             c = np.sqrt((g / max(g - 1, 1)) * ((nk - 1) / max(nk - pdim, 1)))
             inf_j = a[:, :, None] * resid[:, None, :] * c
-            summed = np.zeros((n_cl, k_arm, len(cols)))
-            np.add.at(summed, clk, inf_j)
+            summed = group_sum(clk, inf_j, n_cl)
             infl[:, :, cols] = summed
         est[:, cols] = beta[1 : 1 + k_arm]
         se[:, cols] = np.sqrt(np.einsum("iak,iak->ak", infl[:, :, cols], infl[:, :, cols]))

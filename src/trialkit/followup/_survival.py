@@ -549,13 +549,11 @@ def _zph(
     re = r[cd.ev]
     xe = cd.x[cd.ev]
     t0 = np.bincount(b, weights=re, minlength=nb)
-    t1 = np.zeros((nb, p))
-    np.add.at(t1, b, re[:, None] * xe)
+    t1 = _core.group_sum(b, re[:, None] * xe, nb)
     iu = np.triu_indices(p)
     outer = cd.x[:, iu[0]] * cd.x[:, iu[1]]
     s2 = cd.rcumsum_at_blocks(r[:, None] * outer)
-    t2 = np.zeros((nb, outer.shape[1]))
-    np.add.at(t2, b, re[:, None] * outer[cd.ev])
+    t2 = _core.group_sum(b, re[:, None] * outer[cd.ev], nb)
     phi = s0[b] - f * t0[b]
     a = (s1[b] - f[:, None] * t1[b]) / phi[:, None]
     m2 = (s2[b] - f[:, None] * t2[b]) / phi[:, None]
