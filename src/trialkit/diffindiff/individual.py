@@ -41,10 +41,12 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
         lo = int(values.min())
         span = int(values.max()) - lo + 1
         if span <= 4 * values.size:
-            shifted = values - lo
+            shifted = (values - lo).astype(np.int64, copy=False)
             present = np.bincount(shifted, minlength=span) > 0
+            if present.all():  # already compact: no relabelling needed
+                return shifted, span
             remap = np.cumsum(present) - 1
-            return remap[shifted].astype(np.int64), int(present.sum())
+            return remap[shifted], int(present.sum())
     codes, levels = pd.factorize(values)
     return codes.astype(np.int64), len(levels)
 
@@ -180,7 +182,7 @@ def absorbed_did(
     balanced = w is None and N == n_units * n_periods
     if balanced:
         # exact two-way within transformation, one column at a time, in place
-        dm = np.empty((N, 1 + x.shape[1]))
+        dm = np.empty((N, 1 + x.shape[1]), order="F")  # contiguous columns
         dm[:, 0] = y
         dm[:, 1:] = x
         del y
