@@ -497,7 +497,7 @@ def resolve_segments(
     day = np.concatenate([start, stop]).astype(np.int64)
     delta = np.concatenate([np.ones(n, np.int16), -np.ones(n, np.int16)])
     rk = np.concatenate([rank, rank]).astype(np.int64)
-    order = np.argsort(p * _KEY + day, kind="stable")
+    order = np.argsort(p * _KEY + day)  # ties on a day need no order: segments start after the last
     p, day, delta, rk = p[order], day[order], delta[order], rk[order]
     cover = np.zeros((p.size, n_ranks), dtype=np.int16)
     cover[np.arange(p.size), rk] = delta
