@@ -502,3 +502,18 @@ def test_backends_give_identical_matches(method):
         .reset_index(drop=True)
         .equals(par.sort_values(["treated", "control"]).reset_index(drop=True))
     )
+
+
+def test_random_order_same_seed_same_result_and_recorded():
+    df = make_data(600, seed=14)
+    kw = dict(
+        exact=["duration_band"], score="employability", caliper=0.5, order="random", id="person_id"
+    )
+    a = tk.match(df, seed=11, **kw)
+    b = tk.match(df, seed=11, **kw)
+    c = tk.match(df, seed=12, **kw)
+    assert a.pairs.equals(b.pairs)
+    assert a.seed == 11
+    assert not a.pairs.equals(c.pairs)
+    with pytest.raises(DesignError, match="order='random'"):
+        tk.match(df, score="employability", seed=3)

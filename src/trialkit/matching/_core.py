@@ -40,7 +40,7 @@ __all__ = [
     "hosmer_lemeshow",
 ]
 
-Order = Literal["largest", "smallest", "data"]
+Order = Literal["largest", "smallest", "data", "random"]
 
 
 # ----------------------------------------------------------------------------- matching
@@ -52,14 +52,20 @@ def stable_rank(x: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _treated_order(distance: np.ndarray, idx1: np.ndarray, order: Order) -> np.ndarray:
+def _treated_order(
+    distance: np.ndarray, idx1: np.ndarray, order: Order, priority: np.ndarray | None = None
+) -> np.ndarray:
     """Positions (into ``idx1``) in the order treated units are matched.
 
     ``largest``: decreasing score, ties in row order (MatchIt's default for a
     propensity score, Rosenbaum's greedy algorithm); ``smallest``: increasing;
-    ``data``: row order.
+    ``data``: row order; ``random``: increasing ``priority`` (a random draw per treated unit).
     """
     d1 = distance[idx1]
+    if order == "random":
+        if priority is None:
+            raise ValueError("order='random' needs a priority per treated unit")
+        return np.argsort(priority, kind="stable")
     if order == "largest":
         return np.argsort(-d1, kind="stable")
     if order == "smallest":
@@ -111,6 +117,7 @@ def nearest_greedy(
     replace: bool = False,
     caliper: float | None = None,
     order: Order = "largest",
+    priority: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Greedy nearest-neighbour matching on a scalar score (MatchIt's algorithm).
 
@@ -160,7 +167,7 @@ def nearest_greedy(
     n0 = cd.size
     par_r = list(range(n0 + 1))  # par_r[j] -> smallest available >= j (n0 = none)
     par_l = list(range(n0 + 1))  # par_l[j + 1] -> largest available <= j, shifted by one
-    seq = _treated_order(distance, idx1, order).tolist()
+    seq = _treated_order(distance, idx1, order, priority).tolist()
     cdl = cd.tolist()
     d1l = d1.tolist()
     lol = lo.tolist()

@@ -23,6 +23,7 @@ from trialkit._checks import (
     require_frame,
     require_unique,
 )
+from trialkit._rng import as_seed_sequence, seed_record
 from trialkit.errors import DataError, DesignError, EstimationError, ExcludedRowsWarning
 from trialkit.matching import _core
 from trialkit.matching._balance import BalanceTable, balance_table
@@ -38,7 +39,7 @@ from trialkit.results import EffectTable, Exclusion, Result, effect_table
 __all__ = ["Matching", "MatchResult", "match"]
 
 Method = Literal["nearest", "optimal", "exact", "cem"]
-Order = Literal["largest", "smallest", "data"]
+Order = Literal["largest", "smallest", "data", "random"]
 Scale = Literal["logit", "identity"]
 Support = Literal["none", "treated", "control", "both"]
 Missing = Literal["error", "drop"]
@@ -88,12 +89,13 @@ class Matching:
     id: str | None = None
     backend: Any = "serial"
     n_jobs: int | None = None
+    seed: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "covariates", tuple(as_list(self.covariates)))
         object.__setattr__(self, "exact", tuple(as_list(self.exact)))
         check_choice("method", self.method, ["nearest", "optimal", "exact", "cem"])
-        check_choice("order", self.order, ["largest", "smallest", "data"])
+        check_choice("order", self.order, ["largest", "smallest", "data", "random"])
         check_choice("scale", self.scale, ["logit", "identity"])
         check_choice("link", self.link, ["logit", "probit"])
         check_choice("common_support", self.common_support, ["none", "treated", "control", "both"])
@@ -132,6 +134,12 @@ class Matching:
                 )
             if not self.covariates:
                 raise DesignError("score='mahalanobis' needs `covariates`")
+        if self.seed is not None and self.order != "random":
+            raise DesignError(
+                "`seed` is used only with order='random' (matching is otherwise deterministic)"
+            )
+        if self.order == "random" and self.method != "nearest":
+            raise DesignError("order='random' applies to method='nearest'")
         if self.cutpoints != "sturges" and self.method != "cem":
             raise DesignError("`cutpoints` applies to method='cem' only")
 
@@ -295,6 +303,7 @@ class Matching:
                 )
 
         mm: np.ndarray | None = None
+        seed_rec: Any = None
         caliper_abs: float | None = None
         if self.method in ("nearest", "optimal"):
             sub_treat = treat[keep]
@@ -318,7 +327,13 @@ class Matching:
                 )
             else:
                 assert distance is not None
+                priority = None
+                if self.order == "random":
+                    ss = as_seed_sequence(self.seed)
+                    seed_rec = seed_record(ss)
+                    priority = np.random.Generator(np.random.PCG64(ss)).random(int(sub_treat.sum()))
                 job = _StratumJob(
+                    priority=priority,
                     method=self.method,
                     distance=distance[keep],
                     treat=sub_treat,
@@ -386,6 +401,7 @@ class Matching:
             method=self.method,
             n_obs=len(frame),
             excluded=tuple(excluded),
+            seed=seed_rec,
             elapsed_s=time.perf_counter() - t0,
             meta=meta,
             spec=self,
@@ -417,7 +433,9 @@ class _StratumJob:
         replace: bool,
         caliper: float | None,
         order: Order,
+        priority: np.ndarray | None = None,
     ) -> None:
+        self.priority = priority
         self.method = method
         self.distance = distance
         self.treat = treat
@@ -429,15 +447,26 @@ class _StratumJob:
         self.groups: list[np.ndarray] = []
 
     def _one(self, rows: np.ndarray) -> np.ndarray:
-        kw = dict(
+        if self.method == "nearest":
+            pr = None
+            if self.priority is not None:
+                pos1 = np.cumsum(self.treat) - 1
+                pr = self.priority[pos1[rows[self.treat[rows]]]]
+            return _core.nearest_greedy(
+                distance=self.distance[rows],
+                treat=self.treat[rows],
+                ratio=self.ratio,
+                caliper=self.caliper,
+                replace=self.replace,
+                order=self.order,
+                priority=pr,
+            )
+        return _core.optimal_pairs(
             distance=self.distance[rows],
             treat=self.treat[rows],
             ratio=self.ratio,
             caliper=self.caliper,
         )
-        if self.method == "nearest":
-            return _core.nearest_greedy(replace=self.replace, order=self.order, **kw)
-        return _core.optimal_pairs(**kw)
 
     def __call__(self, rng: np.random.Generator, i: int) -> np.ndarray:
         return self._one(self.groups[i])
@@ -452,6 +481,7 @@ class _StratumJob:
                 replace=self.replace,
                 caliper=self.caliper,
                 order=self.order,
+                priority=self.priority,
             )
         from trialkit._parallel import map_replications
 
@@ -875,6 +905,7 @@ def match(
     id: str | None = None,
     backend: Any = "serial",
     n_jobs: int | None = None,
+    seed: Any = None,
 ) -> MatchResult:
     r"""Form a matched control group: exactly on some columns, closely on a score.
 
@@ -910,8 +941,9 @@ def match(
         Controls per treated unit (1:k).
     replace : bool
         Whether a control may be matched to several treated units.
-    order : {"largest", "smallest", "data"}
-        Order of the greedy algorithm over treated units.
+    order : {"largest", "smallest", "data", "random"}
+        Order of the greedy algorithm over treated units (``random``: drawn with
+        ``seed``, recorded in the result).
     scale : {"logit", "identity"}
         Scale of the distance: the logit of a probability score (default; Austin
         2011's caliper of 0.2 SD of the logit), or the score as it is.
@@ -935,6 +967,8 @@ def match(
         the result is identical on every backend.
     n_jobs : int, optional
         Workers for ``backend="joblib"``.
+    seed : int, Generator, SeedSequence or None
+        Randomness for ``order="random"`` (the only random step).
 
     Returns
     -------
@@ -1003,5 +1037,6 @@ def match(
         id=id,
         backend=backend,
         n_jobs=n_jobs,
+        seed=seed,
     )
     return spec.fit(data)
