@@ -87,7 +87,7 @@ def main() -> None:
     sizes = [20_000] if args.quick else [20_000, 200_000, 1_000_000]
     n_loop = 300 if args.quick else 2_000
 
-    print("1. make_register (persons + spells + panel + truth with truth_n=100,000)")
+    print("1. make_register (persons + spells + panel + truth, default truth_n=50,000)")
     print("   wall = elapsed time; cpu = process CPU time (the machine may be shared)")
     reg = None
     for n in sizes:

@@ -444,7 +444,7 @@ def test_simulate_spells_bad_input(small):
 # ---------------------------------------------------------------------------
 def test_no_effect_gives_exactly_zero_truth():
     r = tk.datasets.make_register(n_persons=500, seed=2, effect=1.0, truth_n=3000)
-    for key in ("att", "ate_eligible"):
+    for key in ("att", "ate_eligible", "att_mc_se", "ate_eligible_mc_se"):
         assert all(v == 0.0 for v in r.truth[key].values())
     pt = r.truth["panel"]
     assert pt["att_unemployment_rate"] == 0.0 and pt["att_long_term_unemployed"] == 0.0
@@ -467,6 +467,9 @@ def test_positive_effect_signs(reg):
     by = t["panel"]["att_unemployment_rate_by_event_time"]
     assert by["24"] < by["0"] < 0  # the effect builds up
     assert t["effect_hazard_ratios"]["employed"] == 1.2
+    # Monte-Carlo error of the truth (truth_n=20,000 here): small against the effects
+    se = t["att_mc_se"]["employed_24m"]
+    assert 0 < se < 0.005 and t["att"]["employed_24m"] > 5 * se
 
 
 def test_larger_hazard_ratio_larger_effect(small):
