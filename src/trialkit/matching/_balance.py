@@ -95,6 +95,7 @@ def balance_table(
     sd_denominator: Literal["treated", "pooled"] = "treated",
     threshold: float = 0.1,
     sizes: pd.DataFrame | None = None,
+    before_weights: np.ndarray | None = None,
 ) -> BalanceTable:
     r"""Balance statistics for ``covariates`` with unit weights (before) and ``weights`` (after).
 
@@ -112,9 +113,9 @@ def balance_table(
     x, names = balance_matrix(data, covariates)
     if distance is not None:
         x = np.column_stack([distance, x])
-        names = ["score", *names]
+        names = ["score" if "score" not in names else "distance", *names]
     binary = np.all((x == 0) | (x == 1), axis=0)
-    ones = np.ones(treat.size)
+    ones = np.ones(treat.size) if before_weights is None else before_weights.astype(float)
     v1 = _core.weighted_var(x[treat], ones[treat], binary)
     v0 = _core.weighted_var(x[~treat], ones[~treat], binary)
     if sd_denominator == "treated":

@@ -630,6 +630,7 @@ class MatchResult(Result):
     pairs: pd.DataFrame | None = None
     score_model: ScoreResult | None = None
     cluster: str = "subclass"
+    before_weights: np.ndarray | None = None
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -694,6 +695,7 @@ class MatchResult(Result):
             sd_denominator=sd_denominator,
             threshold=threshold,
             sizes=self.to_frame(),
+            before_weights=self.before_weights,
         )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:

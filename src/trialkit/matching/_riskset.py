@@ -214,6 +214,8 @@ class RiskSetMatching:
             pairs=pairs,
             score_model=None,
             cluster=self.id,
+            # before matching: participants against the candidate pool (each person once)
+            before_weights=np.r_[treat.astype(float), np.ones(pool.size)],
         )
 
 
