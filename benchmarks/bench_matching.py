@@ -204,6 +204,8 @@ def main() -> None:
         theirs = theirs[theirs >= 0]
         same = theirs.sort_index().equals(tk_pairs.sort_index())
         print(f"  {name} idiom gives the same matches as trialkit (with replacement): {same}")
+    for name, secs, mem, npairs in rows:
+        print(f"  {name}: {secs:.2f} s, peak {mem:.0f} MiB, {npairs:,} pairs", flush=True)
     r = None if args.no_r else run_matchit(df)
     if r is not None:
         secs, mem, version, pairs = r
