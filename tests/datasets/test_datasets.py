@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import trialkit as tk
 from trialkit.datasets import _core
-from trialkit.datasets._calibration import calibration, new_spell_survival, return_rate
+from trialkit.datasets._calibration import new_spell_survival, return_rate
 from trialkit.errors import DataError, DesignError
 
 SURVIVAL_TOL = 0.03
@@ -160,7 +160,7 @@ def test_young_return_more_often(reg):
 
 
 def test_calibration_table(reg):
-    c = calibration(reg)
+    c = tk.datasets.calibration(reg)
     assert list(c.columns) == ["source", "target_value", "achieved"]
     assert len(c) >= 12
     assert c["achieved"].between(0, 1).all()
