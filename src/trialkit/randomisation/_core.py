@@ -56,7 +56,7 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z
 
 
-def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int]) -> np.ndarray:
+def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:
     """Per-unit random keys ``u_i = mix(h0_i xor k1) xor k2`` (uint64).
 
     ``h0`` is a seed-free hash of the unit id and ``key`` two 64-bit words drawn

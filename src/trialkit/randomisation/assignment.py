@@ -95,9 +95,10 @@ def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
         v = s.to_numpy()
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < max(2**22, 4 * v.size):  # dense range: codes by lookup, O(n)
-            present = np.bincount(v - lo) > 0
-            lookup = np.cumsum(present) - 1
-            return lookup[v - lo], [str(x) for x in np.flatnonzero(present) + lo]
+            w = v - lo if lo else v
+            present = np.bincount(w) > 0
+            lookup = (np.cumsum(present) - 1).astype(np.int32)
+            return lookup[w], [str(x) for x in np.flatnonzero(present) + lo]
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     return codes, [str(u) for u in uniques]
 
@@ -123,18 +124,23 @@ def _stratum_codes(
         if miss.any():
             codes = np.where(codes < 0, len(labels), codes)
             labels.append(_MISSING_LABEL)
-        codes_list.append(codes.astype(np.int64))
+        codes_list.append(np.asarray(codes))
         level_list.append(labels)
     if len(cols) == 1:
         return codes_list[0], level_list[0]
     dims = tuple(len(lv) for lv in level_list)
     flat = np.ravel_multi_index(tuple(codes_list), dims)
-    uniq, codes = np.unique(flat, return_inverse=True)
+    if int(np.prod(dims, dtype=np.float64)) < max(2**22, 4 * flat.size):
+        present = np.bincount(flat, minlength=int(np.prod(dims))) > 0
+        uniq = np.flatnonzero(present)
+        codes = (np.cumsum(present) - 1).astype(np.int32)[flat]
+    else:
+        uniq, codes = np.unique(flat, return_inverse=True)
     parts = np.unravel_index(uniq, dims)
     labels = [
         " | ".join(level_list[j][parts[j][i]] for j in range(len(cols))) for i in range(uniq.size)
     ]
-    return codes.reshape(-1).astype(np.int64), labels
+    return codes.reshape(-1), labels
 
 
 def _multiset_hash(h0: np.ndarray, codes: np.ndarray, labels: Sequence[str]) -> str:
@@ -170,9 +176,9 @@ def _seed_parts(ss: np.random.SeedSequence, draw: int) -> tuple[np.ndarray, np.r
 
 
 def _ss_record(ss: np.random.SeedSequence) -> dict[str, Any]:
-    ent = ss.entropy
+    ent: Any = ss.entropy
     return {
-        "entropy": int(ent) if np.isscalar(ent) else [int(e) for e in ent],  # type: ignore[arg-type]
+        "entropy": int(ent) if np.isscalar(ent) else [int(e) for e in ent],
         "spawn_key": [int(k) for k in ss.spawn_key],
         "pool_size": int(ss.pool_size),
     }
@@ -757,9 +763,7 @@ def _build_table(
     probs = _probabilities(design, n_level)
     unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
     cols: dict[str, Any] = {id: units[id].to_numpy()}
-    cols["arm"] = pd.Categorical.from_codes(
-        unit_codes.astype(np.int64), categories=list(design.arms)
-    )
+    cols["arm"] = pd.Categorical.from_codes(unit_codes, categories=list(design.arms))
     cols["stratum"] = pd.Categorical.from_codes(
         prep.unit_strata, categories=list(prep.stratum_labels)
     )
@@ -776,7 +780,7 @@ def _build_table(
         ranks[order] = np.arange(1, order.size + 1)
         pos[wait] = ranks
         cols["waitlist_position"] = pos if prep.level_of_unit is None else pos[prep.level_of_unit]
-    return pd.DataFrame(cols, index=units.index)
+    return pd.DataFrame(cols, index=units.index, copy=False)
 
 
 def _certificate(
@@ -823,7 +827,7 @@ def _certificate(
         "cluster": cluster,
         "n_clusters": int(prep.level_h0.size) if cluster else None,
         "cluster_hash": (
-            _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])
+            _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])  # type: ignore[arg-type]
             if cluster
             else None
         ),
@@ -939,7 +943,7 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
         diffs.append(msg)
     if (
         cluster
-        and _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])
+        and _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])  # type: ignore[arg-type]
         != cert["cluster_hash"]
     ):
         diffs.append(f"clusters changed: membership of {cluster!r} differs from the certificate")

@@ -217,14 +217,14 @@ def itt(
             elif probability is not None:
                 w = 1.0 / d[probability].to_numpy(dtype=float)[sel]
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
-                beta, V, dfv = _core.ols_robust(y, X, cluster=cl, weights=w)
-                e, s, df = beta[1], np.sqrt(V[1, 1]), dfv[1]
-                info["design"] = "ipw_clustered" if cluster else "ipw"
-            elif cluster:
+                beta, V, dfv = _core.ols_robust(y, X, weights=w)
+                e, s, df = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
+                info["design"] = "ipw"
+            elif cl is not None and cluster is not None:
                 _check_cluster_constant(t, cl, cluster)
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
                 beta, V, dfv = _core.ols_robust(y, X, cluster=cl)
-                e, s, df = beta[1], np.sqrt(V[1, 1]), dfv[1]
+                e, s, df = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
                 info["design"] = "clustered"
             else:
                 e, s, df = _core.neyman_dim(y, t)

@@ -298,7 +298,7 @@ class SequentialRandomiser:
         seq_out = np.empty(len(ids), dtype=np.int64)
         blk_out = np.empty(len(ids), dtype=np.int64)
         stamp = when or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        records = []
+        records: list[dict[str, Any]] = []
         for i in order:  # arrivals are sequential by nature; one step per unit
             lab = str(labels[i])
             b = st["blocks"].setdefault(lab, {"remaining": [], "number": 0})
