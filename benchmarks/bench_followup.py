@@ -240,7 +240,14 @@ def main() -> None:
         ).set_index("package")
         tab["km_ratio_vs_trialkit"] = tab["km_s"] / t_km
         tab["cox_ratio_vs_trialkit"] = tab["cox_s"] / t_cox
-        with pd.option_context("display.width", 140, "display.float_format", lambda x: f"{x:.4g}"):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            10,
+            "display.float_format",
+            lambda x: f"{x:.4g}",
+        ):
             print(tab)
         print("(ratio > 1: the peer is slower than trialkit)")
         _ = km
