@@ -49,6 +49,7 @@ def did(
     seed: Any = None,
     backend: Any = "serial",
     n_jobs: int | None = None,
+    progress: bool = False,
 ) -> GroupTimeResult | RegressionResult:
     r"""Difference-in-differences of treated units (e.g. trial municipalities) against comparisons.
 
@@ -98,6 +99,8 @@ def did(
         Randomness of bootstraps and permutations (recorded in the result).
     backend, n_jobs
         Executor for the replications (results identical for a given seed).
+    progress : bool
+        Show a progress bar over bootstrap / permutation blocks.
 
     Returns
     -------
@@ -207,6 +210,7 @@ def did(
             seed=seed,
             backend=backend,
             n_jobs=n_jobs,
+            progress=progress,
             cluster_name=cluster,
         )
     bw = "webb" if bootstrap_weights is None else bootstrap_weights
@@ -224,5 +228,6 @@ def did(
         seed=seed,
         backend=backend,
         n_jobs=n_jobs,
+        progress=progress,
         cluster_name=cluster,
     )

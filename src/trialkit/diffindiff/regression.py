@@ -187,6 +187,7 @@ def fit_regression(
     seed: Any = None,
     backend: Any = "serial",
     n_jobs: int | None = None,
+    progress: bool = False,
     cluster_name: str | None = None,
 ) -> RegressionResult:
     """TWFE / event study / 2x2 / Sun-Abraham on a prepared balanced panel (see :func:`trialkit.did`)."""
@@ -348,7 +349,15 @@ def fit_regression(
         nb, sizes = _blocks(n_boot)
         fn = functools.partial(_wild_block, sizes=sizes, n_cl=n_cl, kind=bootstrap_weights)
         v = np.vstack(
-            map_replications(fn, nb, seed=ss, backend=backend, n_jobs=n_jobs, desc="wild bootstrap")
+            map_replications(
+                fn,
+                nb,
+                seed=ss,
+                backend=backend,
+                n_jobs=n_jobs,
+                progress=progress,
+                desc="wild bootstrap",
+            )
         )
         p = np.empty(n_main)
         ci_low = np.empty(n_main)
@@ -371,7 +380,15 @@ def fit_regression(
         nb, sizes = _blocks(n_boot)
         fn = functools.partial(_perm_block, sizes=sizes, n_cl=n_cl)
         perms = np.vstack(
-            map_replications(fn, nb, seed=ss, backend=backend, n_jobs=n_jobs, desc="permutations")
+            map_replications(
+                fn,
+                nb,
+                seed=ss,
+                backend=backend,
+                n_jobs=n_jobs,
+                progress=progress,
+                desc="permutations",
+            )
         )
         ps_idx = ps if method == "two_by_two" else None
         null = _permutation_stats(y, g_cl, cl_unit, perms, method, ps_idx)

@@ -228,6 +228,7 @@ class GroupTimeResult(EffectTable):
             weights=self.options["weights"],
             backend=self.options.get("backend", "serial"),
             n_jobs=self.options.get("n_jobs"),
+            progress=self.options.get("progress", False),
         )
         se, crit = _core.bootstrap_summary(draws, n, self.alpha)
         return se, crit
@@ -621,6 +622,7 @@ def group_time(
     seed: Any = None,
     backend: Any = "serial",
     n_jobs: int | None = None,
+    progress: bool = False,
     cluster_name: str | None = None,
 ) -> GroupTimeResult:
     """Run the group-time estimator on a prepared :class:`Panel` (see :func:`trialkit.did`)."""
@@ -684,6 +686,7 @@ def group_time(
         "seed_sequence": ss,
         "backend": backend,
         "n_jobs": n_jobs,
+        "progress": progress,
         "n_units": int(g.size),
         "n_clusters": n_cl,
         "n_treated_clusters": n_tr,
@@ -702,6 +705,7 @@ def group_time(
             weights=bootstrap_weights,
             backend=backend,
             n_jobs=n_jobs,
+            progress=progress,
         )
         se, crit = _core.bootstrap_summary(draws, n, alpha)
     cols = _ci_frame(gt.att, se, alpha, crit, gt.n_treated + gt.n_control)
