@@ -255,3 +255,15 @@ def test_bad_input():
         f.outcomes([13])
     with pytest.raises(DesignError, match="outcome"):
         f.outcomes([12], outcomes=["happiness"])
+
+
+def test_several_censoring_columns_earliest_wins():
+    sp, pe = make(
+        [(1, "2018-01-01", None, "unemployed", ""), (2, "2018-01-01", None, "unemployed", "")],
+        [(1, "2018-01-01", "control"), (2, "2018-01-01", "treatment")],
+    )
+    pe["emigrated"] = pd.to_datetime(["2018-05-20", None])
+    pe["died"] = pd.to_datetime(["2018-02-20", "2018-04-14"])
+    f = tk.follow_up(sp, pe, months=6, end_of_data="2020-01-01", censor=["emigrated", "died"])
+    assert f.status.loc[1].tolist() == [U, U, CENSORED, CENSORED, CENSORED, CENSORED]  # 20 Feb > 15 Feb
+    assert f.status.loc[2].tolist() == [U, U, U, CENSORED, CENSORED, CENSORED]

@@ -836,7 +836,7 @@ def follow_up(
     state: str = "state",
     exit_reason: str | None = "exit_reason",
     end_of_data: Any = None,
-    censor: str | None = None,
+    censor: str | Sequence[str] | None = None,
     priority: Sequence[str] = DEFAULT_PRIORITY,
     reference_day: int = 15,
 ) -> FollowUp:
@@ -864,9 +864,10 @@ def follow_up(
     end_of_data : date, optional
         Register extraction date (default the latest spell date). Months after it are
         censored.
-    censor : str, optional
-        Column of ``persons`` with a personal censoring date (emigration, death, lost
-        linkage); missing means not censored before the end of data.
+    censor : str or list of str, optional
+        Column(s) of ``persons`` with personal censoring dates (emigration, death, lost
+        linkage); the earliest counts, missing means not censored before the end of data.
+        The day itself is still observed.
     priority : sequence of str
         Order of precedence of states where spells overlap (first wins).
     reference_day : int
@@ -907,7 +908,8 @@ def follow_up(
     prio = list(priority)
     if sorted(prio) != sorted(STATES):
         raise DesignError(f"`priority` must order all of {list(STATES)}; got {prio}")
-    need_p = [id, origin] + ([arm] if arm else []) + ([censor] if censor else [])
+    censor_cols = as_list(censor)
+    need_p = [id, origin] + ([arm] if arm else []) + censor_cols
     require_columns(persons, need_p, name="persons")
     need_s = [id, start, end, state] + ([exit_reason] if exit_reason else [])
     require_columns(spells, need_s, name="spells")
@@ -994,8 +996,8 @@ def follow_up(
     o_day = o_day[keep_p]
     n = len(pers)
     cens = np.full(n, eod, dtype=np.int64)
-    if censor:
-        c_day, c_na = _to_days(pers[censor], censor)
+    for col in censor_cols:
+        c_day, c_na = _to_days(pers[col], col)
         cens = np.where(c_na, cens, np.minimum(cens, c_day))
 
     # spells of kept persons
