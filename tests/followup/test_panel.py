@@ -265,5 +265,26 @@ def test_several_censoring_columns_earliest_wins():
     pe["emigrated"] = pd.to_datetime(["2018-05-20", None])
     pe["died"] = pd.to_datetime(["2018-02-20", "2018-04-14"])
     f = tk.follow_up(sp, pe, months=6, end_of_data="2020-01-01", censor=["emigrated", "died"])
-    assert f.status.loc[1].tolist() == [U, U, CENSORED, CENSORED, CENSORED, CENSORED]  # 20 Feb > 15 Feb
+    assert f.status.loc[1].tolist() == [
+        U,
+        U,
+        CENSORED,
+        CENSORED,
+        CENSORED,
+        CENSORED,
+    ]  # 20 Feb > 15 Feb
     assert f.status.loc[2].tolist() == [U, U, U, CENSORED, CENSORED, CENSORED]
+
+
+def test_numeric_exit_codes_are_read_as_register_codes():
+    sp, pe = make(
+        [
+            (1, "2018-01-01", "2018-03-31", "unemployed", "03"),
+            (1, "2018-04-01", None, "employed", ""),
+        ],
+        [(1, "2018-01-01", "control")],
+    )
+    sp["exit_reason"] = [3, np.nan]
+    f = tk.follow_up(sp, pe, months=6, end_of_data="2019-01-01")
+    assert f.person_outcomes().loc[1, "exit_reason"] == "03"
+    assert f.person_outcomes().loc[1, "exit_route"] == "employed"

@@ -945,6 +945,15 @@ def follow_up(
     if exit_reason:
         e_codes, e_uniques = pd.factorize(spells[exit_reason])
         e_names = [str(u).strip() for u in e_uniques]
+        # register codes read as numbers lose their leading zero: 1 -> "01", 1.0 -> "01"
+        e_names = [
+            (
+                f"{int(float(u)):02d}"
+                if u.replace(".", "", 1).isdigit() and float(u).is_integer()
+                else u
+            )
+            for u in e_names
+        ]
         bad = sorted({u for u in e_names if u not in reason_labels})
         if bad:
             raise DataError(
