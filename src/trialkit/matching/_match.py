@@ -681,6 +681,16 @@ class MatchResult(Result):
             the two groups' variances. Binary columns use :math:`\\sqrt{p(1-p)}`.
         threshold : float
             |SMD| above which a covariate is flagged (``balanced`` column) and drawn.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> df = pd.DataFrame({"age": rng.normal(40, 10, 800)})
+        >>> df["treated"] = rng.random(800) < 1 / (1 + np.exp(-(df["age"] - 45) / 5))
+        >>> b = match(df, covariates=["age"], caliper=0.2).balance().to_frame()
+        >>> bool(abs(b.loc["age", "smd_after"]) < abs(b.loc["age", "smd_before"]))
+        True
         """
         covs = as_list(covariates) or list(dict.fromkeys([*self.spec.covariates, *self.spec.exact]))
         if not covs:
@@ -750,6 +760,18 @@ class MatchResult(Result):
         EffectTable
             Indexed by ``outcome``: ``estimate, se, ci_low, ci_high, p, n`` and
             ``n_treated``, ``n_control``, ``se_type``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"emp": rng.uniform(0.05, 0.95, 1000)})
+        >>> df["treated"] = rng.random(1000) < 0.6 - 0.5 * df["emp"]
+        >>> df["employed"] = (rng.random(1000) < 0.8 * df["emp"] + 0.1 * df["treated"]).astype(int)
+        >>> m = match(df, score="emp", caliper=0.2)
+        >>> e = m.effect("employed").to_frame()
+        >>> list(e.columns[:6]), e.loc["employed", "se_type"]
+        (['estimate', 'se', 'ci_low', 'ci_high', 'p', 'n'], 'cluster')
         """
         check_choice("method", method, ["difference", "regression"])
         check_choice("se", se, ["auto", "cluster", "robust", "abadie_imbens"])
