@@ -26,6 +26,7 @@ __all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "trialkit._demo_cli",
     "trialkit.randomisation._cli",
+    "trialkit.power._cli",
 )
 
 

@@ -1,0 +1,251 @@
+"""``trialkit power individual|cluster|stepped-wedge|did|survival``.
+
+Which quantity is solved for follows from what is given: effect and sample size
+give the power; effect alone gives the sample size (at ``--power``, default 0.8);
+sample size alone gives the minimum detectable effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trialkit.errors import DesignError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--power", type=float, default=None, help="target power (default 0.8 when solving)"
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--alternative", choices=["two-sided", "one-sided"], default="two-sided")
+    p.add_argument(
+        "--json", action="store_true", help="print the result as JSON (keys as in the API)"
+    )
+
+
+def _outcome(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outcome", choices=["continuous", "binary"], default="continuous")
+    p.add_argument("--sd", type=float, default=None, help="outcome SD (continuous; default 1)")
+    p.add_argument("--baseline", type=float, default=None, help="control proportion (binary)")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "power",
+        help="power, sample size or minimum detectable effect of a trial design",
+        description=(
+            "Power calculations before launch. Give the effect and the sample size for the power, "
+            "the effect alone for the sample size, or the sample size alone for the minimum "
+            "detectable effect."
+        ),
+    )
+    designs = p.add_subparsers(dest="design", metavar="DESIGN")
+    designs.required = True
+
+    d = designs.add_parser("individual", help="persons randomised one by one")
+    _outcome(d)
+    d.add_argument("--effect", type=float, default=None, help="effect in outcome units")
+    d.add_argument("--n-total", type=float, default=None, help="persons randomised")
+    d.add_argument(
+        "--allocation", type=float, default=None, help="share in treatment (default 0.5)"
+    )
+    d.add_argument("--n-arms", type=int, default=2)
+    d.add_argument("--r2", type=float, default=0.0, help="variance explained by covariates")
+    d.add_argument("--attrition", type=float, default=0.0)
+    d.add_argument("--take-up", type=float, default=1.0)
+    _common(d)
+    d.set_defaults(func=_individual)
+
+    c = designs.add_parser("cluster", help="municipalities or offices randomised")
+    _outcome(c)
+    c.add_argument("--icc", type=float, required=True)
+    c.add_argument("--cluster-size", type=float, default=None, help="mean persons per cluster")
+    c.add_argument("--cluster-size-cv", type=float, default=0.0)
+    c.add_argument("--n-clusters", type=float, default=None)
+    c.add_argument("--effect", type=float, default=None)
+    c.add_argument("--r2-cluster", type=float, default=0.0)
+    c.add_argument("--r2-individual", type=float, default=0.0)
+    c.add_argument("--allocation", type=float, default=0.5)
+    _common(c)
+    c.set_defaults(func=_cluster)
+
+    s = designs.add_parser(
+        "stepped-wedge", help="phased roll-out: every cluster treated, order random"
+    )
+    _outcome(s)
+    s.add_argument("--n-clusters", type=int, required=True)
+    s.add_argument("--n-steps", type=int, required=True)
+    s.add_argument("--cluster-period-size", type=float, default=None)
+    s.add_argument("--icc", type=float, required=True)
+    s.add_argument("--cluster-autocorrelation", type=float, default=1.0)
+    s.add_argument("--effect", type=float, default=None)
+    _common(s)
+    s.set_defaults(func=_stepped_wedge)
+
+    g = designs.add_parser("did", help="baseline and follow-up rounds: ANCOVA / DiD / POST")
+    g.add_argument("--estimator", choices=["ancova", "did", "post"], default="ancova")
+    g.add_argument("--baseline-rounds", type=int, default=1)
+    g.add_argument("--followup-rounds", type=int, default=1)
+    g.add_argument("--autocorrelation", type=float, required=True)
+    g.add_argument("--sd", type=float, default=1.0)
+    g.add_argument("--effect", type=float, default=None)
+    g.add_argument("--n-total", type=float, default=None)
+    _common(g)
+    g.set_defaults(func=_did)
+
+    v = designs.add_parser("survival", help="time to re-employment: log-rank or RMST")
+    v.add_argument("--method", choices=["schoenfeld", "freedman", "rmst"], default="schoenfeld")
+    v.add_argument("--hazard-ratio", type=float, default=None)
+    v.add_argument("--events", type=float, default=None)
+    v.add_argument("--n-total", type=float, default=None)
+    v.add_argument("--allocation", type=float, default=0.5)
+    v.add_argument("--median-control", type=float, default=None, help="months")
+    v.add_argument("--accrual", type=float, default=0.0, help="months")
+    v.add_argument("--follow-up", type=float, default=None, help="months after the last entry")
+    v.add_argument("--dropout", type=float, default=0.0, help="share lost per 12 months")
+    _common(v)
+    v.set_defaults(func=_survival)
+
+
+def _emit(result: Any, args: argparse.Namespace) -> int:
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.summary())
+    return 0
+
+
+def _target(args: argparse.Namespace) -> float:
+    return 0.8 if args.power is None else args.power
+
+
+def _no_power(args: argparse.Namespace) -> None:
+    if args.power is not None:
+        raise DesignError(
+            "--power is a target for solving; with both the effect and the sample size given, leave it out"
+        )
+
+
+def _individual(args: argparse.Namespace) -> int:
+    from trialkit.power import IndividualRCT
+
+    d = IndividualRCT(
+        outcome=args.outcome,
+        sd=args.sd,
+        baseline=args.baseline,
+        n_arms=args.n_arms,
+        allocation=args.allocation,
+        r2=args.r2,
+        attrition=args.attrition,
+        take_up=args.take_up,
+        alpha=args.alpha,
+        alternative=args.alternative,
+    )
+    if args.effect is not None and args.n_total is not None:
+        _no_power(args)
+        return _emit(d.power(effect=args.effect, n_total=args.n_total), args)
+    if args.effect is not None:
+        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
+    if args.n_total is not None:
+        return _emit(d.mde(n_total=args.n_total, power=_target(args)), args)
+    raise DesignError("give --effect, --n-total or both")
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from trialkit.power import ClusterRCT
+
+    d = ClusterRCT(
+        icc=args.icc,
+        cluster_size=args.cluster_size,
+        cluster_size_cv=args.cluster_size_cv,
+        r2_cluster=args.r2_cluster,
+        r2_individual=args.r2_individual,
+        outcome=args.outcome,
+        sd=args.sd,
+        baseline=args.baseline,
+        allocation=args.allocation,
+        alpha=args.alpha,
+        alternative=args.alternative,
+    )
+    if args.effect is not None and args.n_clusters is not None and args.cluster_size is not None:
+        _no_power(args)
+        return _emit(d.power(effect=args.effect, n_clusters=args.n_clusters), args)
+    if args.effect is not None:
+        return _emit(
+            d.sample_size(effect=args.effect, power=_target(args), n_clusters=args.n_clusters), args
+        )
+    if args.n_clusters is not None:
+        return _emit(d.mde(n_clusters=args.n_clusters, power=_target(args)), args)
+    raise DesignError("give --effect, --n-clusters or both")
+
+
+def _stepped_wedge(args: argparse.Namespace) -> int:
+    from trialkit.power import SteppedWedge
+
+    d = SteppedWedge(
+        n_clusters=args.n_clusters,
+        n_steps=args.n_steps,
+        cluster_period_size=args.cluster_period_size,
+        icc=args.icc,
+        cluster_autocorrelation=args.cluster_autocorrelation,
+        outcome=args.outcome,
+        sd=args.sd,
+        baseline=args.baseline,
+        alpha=args.alpha,
+        alternative=args.alternative,
+    )
+    if args.effect is not None and args.cluster_period_size is not None:
+        _no_power(args)
+        return _emit(d.power(effect=args.effect), args)
+    if args.effect is not None:
+        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
+    return _emit(d.mde(power=_target(args)), args)
+
+
+def _did(args: argparse.Namespace) -> int:
+    from trialkit.power import DiDPower
+
+    d = DiDPower(
+        estimator=args.estimator,
+        baseline_rounds=args.baseline_rounds,
+        followup_rounds=args.followup_rounds,
+        autocorrelation=args.autocorrelation,
+        sd=args.sd,
+        alpha=args.alpha,
+        alternative=args.alternative,
+    )
+    if args.effect is not None and args.n_total is not None:
+        _no_power(args)
+        return _emit(d.power(effect=args.effect, n_total=args.n_total), args)
+    if args.effect is not None:
+        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
+    if args.n_total is not None:
+        return _emit(d.mde(n_total=args.n_total, power=_target(args)), args)
+    raise DesignError("give --effect, --n-total or both")
+
+
+def _survival(args: argparse.Namespace) -> int:
+    from trialkit.power import Survival
+
+    d = Survival(
+        allocation=args.allocation,
+        method=args.method,
+        median_control=args.median_control,
+        accrual=args.accrual,
+        follow_up=args.follow_up,
+        dropout=args.dropout,
+        alpha=args.alpha,
+        alternative=args.alternative,
+    )
+    hr = args.hazard_ratio
+    if hr is not None and (args.events is not None or args.n_total is not None):
+        _no_power(args)
+        return _emit(d.power(hazard_ratio=hr, events=args.events, n_total=args.n_total), args)
+    if hr is not None:
+        if args.follow_up is None and args.method != "rmst":
+            return _emit(d.events(hazard_ratio=hr, power=_target(args)), args)
+        return _emit(d.sample_size(hazard_ratio=hr, power=_target(args)), args)
+    if args.events is not None or args.n_total is not None:
+        return _emit(d.mde(events=args.events, n_total=args.n_total, power=_target(args)), args)
+    raise DesignError("give --hazard-ratio, --events / --n-total, or both")
