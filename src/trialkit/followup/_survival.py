@@ -674,7 +674,6 @@ class IncidenceCurves(Result):
     title: ClassVar[str] = "Cumulative incidence (Aalen-Johansen)"
 
     table: pd.DataFrame
-    gray_test: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -738,7 +737,6 @@ def cumulative_incidence(
     cause: str,
     group: str | None = None,
     alpha: float = 0.05,
-    gray_test: bool = False,
 ) -> IncidenceCurves:
     r"""Aalen-Johansen cumulative incidence of competing causes by group.
 
@@ -753,8 +751,6 @@ def cumulative_incidence(
         the labour force).
     group : str, optional
         Column of groups (arms).
-    gray_test : bool
-        Not implemented; must be False.
 
     Returns
     -------
@@ -781,8 +777,6 @@ def cumulative_incidence(
     [0.25, 0.25, 0.75]
     """
     t0 = _time.perf_counter()
-    if gray_test:
-        raise DataError("`gray_test` is not available yet; use gray_test=False")
     kept, excluded = _prepare(data, duration=duration, event=None, extra=[cause] + as_list(group))
     codes, labels = _group_codes(kept, group)
     raw = kept[cause]

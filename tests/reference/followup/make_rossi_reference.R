@@ -5,7 +5,7 @@
 #
 # Made with: R 4.2.2, survival 3.5-3, cmprsk 2.2-11 (Debian r-cran-survival, r-cran-cmprsk).
 # Run from this folder:  Rscript make_rossi_reference.R
-# Outputs: rossi_km.csv, rossi_logrank.csv, rossi_cox.csv, rossi_rmst.csv, rossi_cif.csv
+# Outputs: rossi_km.csv, rossi_logrank.csv, rossi_cox.csv, rossi_rmst.csv, rossi_zph.csv, rossi_cif.csv
 #
 # `cause` is an artificial competing-risks split of arrests (1: prio <= 2, 2: prio > 2),
 # 0 = censored, used only to compare cumulative incidence with cmprsk::cuminc.
@@ -84,6 +84,3 @@ for (nm in rownames(tp$est)) {
 }
 rows <- rows[!is.na(rows$incidence), ]
 write.csv(rows, "rossi_cif.csv", row.names = FALSE)
-gt <- data.frame(cause = c(1, 2), statistic = ci$Tests[, "stat"], p = ci$Tests[, "pv"],
-                 df = ci$Tests[, "df"])
-write.csv(gt, "rossi_gray.csv", row.names = FALSE)
