@@ -221,7 +221,10 @@ def run_demo(
                     "Effects by horizon": eff,
                 },
                 figures=[
-                    ("Effect on the share employed by months since randomisation, with simultaneous bands", ax_eff.figure),
+                    (
+                        "Effect on the share employed by months since randomisation, with simultaneous bands",
+                        ax_eff.figure,
+                    ),
                     ("Time to first employment by arm (Kaplan-Meier)", ax_km.figure),
                 ],
             )
