@@ -318,8 +318,12 @@ def run_demo(
                 text=(
                     "Staggered group-time ATT (Callaway & Sant'Anna 2021) of the trial municipalities "
                     "against never-treated municipalities, instead of the naive 'we fell 31 %, "
-                    "Finland fell 28 %' comparison. Areas with high cyclical unemployment fall faster "
-                    "from a high level, so the pre-trend test matters as much as the estimate."
+                    "Finland fell 28 %' comparison. The example data build in the report's warning: "
+                    "areas with high cyclical unemployment fall faster from a high level "
+                    "(make_register(area_cycle=1.0)), so parallel trends fail and this DiD is biased "
+                    "towards a larger fall than the true effect; with area_cycle=0 it recovers the "
+                    "truth. A non-significant pre-trend test is no proof of parallel trends, as the "
+                    "comparison with the truth above shows."
                 ),
                 results={
                     "Overall ATT on the unemployment rate (pp)": simple,
