@@ -214,3 +214,16 @@ def test_results_are_json_safe():
     json.dumps(r.aggregate("event").to_dict())
     json.dumps(tk.did(df, **KW, method="event_study").to_dict())
     assert r.to_dict()["seed"] == 0
+
+
+def test_treatment_indicator_switching_off_names_units():
+    df = staggered_panel(n_units=30, seed=0)
+    df["d"] = ((df.first_treated > 0) & (df.period >= df.first_treated)).astype(int)
+    kw = dict(outcome="y", unit="unit", time="period", inference="analytic")
+    a = tk.did(df, **kw, first_treated="first_treated").group_time
+    b = tk.did(df.drop(columns="first_treated"), **kw, treatment="d").group_time
+    pd.testing.assert_frame_equal(a, b)
+    treated_unit = int(df.loc[df.d == 1, "unit"].iloc[0])
+    df.loc[(df.unit == treated_unit) & (df.period == df.period.max()), "d"] = 0
+    with pytest.raises(DataError, match=rf"switches off.*1 units: \[{treated_unit}\].*absorbing"):
+        tk.did(df, **kw, treatment="d")

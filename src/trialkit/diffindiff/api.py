@@ -6,11 +6,20 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from trialkit._checks import as_list, check_choice, check_int, check_probability
+from trialkit._checks import (
+    _preview,
+    as_list,
+    check_choice,
+    check_int,
+    check_probability,
+    require_binary,
+    require_columns,
+    require_frame,
+)
 from trialkit.diffindiff._panel import prepare_panel
 from trialkit.diffindiff.regression import RegressionResult, fit_regression
 from trialkit.diffindiff.staggered import GroupTimeResult, group_time
-from trialkit.errors import DesignError
+from trialkit.errors import DataError, DesignError
 
 __all__ = ["did", "METHODS"]
 
@@ -32,6 +41,7 @@ def did(
     unit: str = "municipality",
     time: str = "month",
     first_treated: str = "first_treated",
+    treatment: str | None = None,
     method: Method = "group_time",
     control_group: Literal["never", "not_yet"] | None = None,
     covariates: str | list[str] | None = None,
@@ -61,6 +71,10 @@ def did(
         Column names. ``time`` holds month starts (datetime) or equally spaced integers;
         ``first_treated`` the first treated period in the same units, missing (or 0 / inf for
         integer time, the ``did`` convention) for never-treated units. Treatment is absorbing.
+    treatment : str, optional
+        Instead of ``first_treated``: a 0/1 column saying whether the unit is treated in
+        that period. Treatment must be absorbing (once 1, always 1); the first treated
+        period is derived from it.
     method : {"group_time", "twfe", "event_study", "two_by_two", "sun_abraham"}
         ``group_time``: ATT(g, t) of Callaway & Sant'Anna (2021); ``twfe``: two-way fixed
         effects; ``event_study``: leads and lags (end points binned at ``leads``/``lags``);
@@ -109,7 +123,8 @@ def did(
     Raises
     ------
     DataError
-        Missing columns, duplicate unit-time rows, ``first_treated`` varying within a unit,
+        Missing columns, duplicate unit-time rows, ``first_treated`` varying within a unit or a
+        ``treatment`` indicator that switches off (both name the units),
         irregular time, no never-treated units with ``control_group="never"``.
     DesignError
         Options that do not apply to the method, or invalid values.
@@ -186,6 +201,10 @@ def did(
         check_int("leads", leads, minimum=1)
     if lags is not None:
         check_int("lags", lags, minimum=0)
+    if treatment is not None:
+        panel, first_treated = _first_treated_from_indicator(
+            panel, unit=unit, time=time, treatment=treatment
+        )
     p = prepare_panel(
         panel,
         outcome=outcome,
@@ -231,3 +250,27 @@ def did(
         progress=progress,
         cluster_name=cluster,
     )
+
+
+def _first_treated_from_indicator(
+    panel: pd.DataFrame, *, unit: str, time: str, treatment: str
+) -> tuple[pd.DataFrame, str]:
+    """Derive the first treated period from a 0/1 indicator; error when treatment switches off."""
+    require_frame(panel, name="panel")
+    require_columns(panel, [unit, time, treatment], name="panel")
+    require_binary(panel, treatment, name="panel")
+    d = panel[[unit, time, treatment]].sort_values([unit, time], kind="stable")
+    dv = d[treatment].fillna(0).astype(int)
+    ever = dv.groupby(d[unit], sort=False).cummax()
+    off = (ever == 1) & (dv == 0)
+    if off.any():
+        units = pd.unique(d.loc[off.to_numpy(), unit])
+        raise DataError(
+            f"column {treatment!r} switches off (1 then 0) for {len(units)} units: {_preview(units)}; "
+            "staggered adoption requires absorbing treatment (once treated, always treated)"
+        )
+    first = d.loc[dv.to_numpy() == 1].groupby(unit, sort=False)[time].min()
+    name = "__first_treated__"
+    out = panel.copy()
+    out[name] = out[unit].map(first)
+    return out, name
