@@ -313,16 +313,24 @@ def cluster_difference_pvalue(
     """
     y = np.asarray(y, dtype=float)
     t = np.asarray(treated).astype(bool)
-    _, g = np.unique(np.asarray(cluster), return_inverse=True)
-    G = int(g.max()) + 1
-    n_g = np.bincount(g, minlength=G).astype(float)
-    t_g = np.bincount(g, weights=t.astype(float), minlength=G) > 0
-    n1 = float(t.sum())
+    c = np.asarray(cluster)
+    if c.dtype.kind in "iu":  # integer labels: no sort needed
+        g = c - c.min()
+    else:
+        _, g = np.unique(c, return_inverse=True)
+    n_g = np.bincount(g).astype(float)
+    present = n_g > 0
+    tf = t.astype(float)
+    t_g = np.bincount(g, weights=tf, minlength=n_g.size) > 0
+    n1 = float(tf.sum())
     n0 = float(t.size - n1)
-    mean1 = y[t].mean()
-    mean0 = y[~t].mean()
+    sum1 = float(y @ tf)
+    mean1 = sum1 / n1
+    mean0 = (float(y.sum()) - sum1) / n0
     e = y - np.where(t, mean1, mean0)
-    s_g = np.bincount(g, weights=e, minlength=G)
+    s_g = np.bincount(g, weights=e, minlength=n_g.size)[present]
+    n_g, t_g = n_g[present], t_g[present]
+    G = int(present.sum())
     n_a = np.where(t_g, n1, n0)
     if small_sample == "CR2":
         contrib = s_g**2 / (1.0 - n_g / n_a)
