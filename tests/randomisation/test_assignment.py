@@ -177,7 +177,7 @@ def test_counts_function_exact_probabilities_by_enumeration() -> None:
 )
 def test_empirical_frequency_matches_recorded_probability(kwargs: dict) -> None:
     u = _units([7, 5, 11, 3])
-    reps = 1500
+    reps = 800
     hits = None
     probs = None
     for s in range(reps):
@@ -198,9 +198,7 @@ def test_empirical_frequency_matches_recorded_probability(kwargs: dict) -> None:
     from scipy import stats
 
     crit = stats.norm.ppf(1 - 0.0005 / z.size)
-    assert np.abs(z).max() < crit
-    # and jointly: sum of squared z close to its expectation (chi-square-like)
-    assert abs(np.mean(z**2) - 1) < 0.35
+    assert np.abs(z).max() < crit  # union bound: valid although units in a draw are dependent
 
 
 # ---------------------------------------------------------------------------
@@ -414,3 +412,26 @@ def test_packed_sort_resolves_prefix_ties_exactly() -> None:
     ).astype(np.uint64)
     s = rng.integers(0, 50, n)
     np.testing.assert_array_equal(sort_by_stratum_and_key(s, u, 50), np.lexsort((u, s)))
+
+
+def test_inputs_are_not_modified() -> None:
+    u = _units([9, 12])
+    before = u.copy(deep=True)
+    a = randomise(u, strata="band", seed=1)
+    verify(u, a.certificate)
+    a.balance(u, covariates=["x"], n_draws=10, seed=1)
+    pd.testing.assert_frame_equal(u, before)
+
+
+@pytest.mark.slow
+def test_cluster_stepped_wedge_frequency_matches_probability() -> None:
+    u = pd.DataFrame({"person_id": np.arange(70), "municipality": np.arange(70) % 7})
+    reps = 600
+    hits = np.zeros((7, 3))
+    for s in range(reps):
+        t = randomise(u, cluster="municipality", method="stepped_wedge", steps=3, seed=s).table
+        lvl = t.drop_duplicates("cluster").sort_values("cluster")
+        hits[np.arange(7), lvl["step"].to_numpy() - 1] += 1
+        np.testing.assert_allclose(lvl["probability"], 1 / 3)
+    z = (hits / reps - 1 / 3) / np.sqrt((1 / 3) * (2 / 3) / reps)
+    assert np.abs(z).max() < 4.0

@@ -159,8 +159,7 @@ def _multiset_hash(h0: np.ndarray, codes: np.ndarray, labels: Sequence[str]) -> 
 
 def _group_hashes(h0: np.ndarray, codes: np.ndarray, n_groups: int) -> list[str]:
     """A hash of the id set of every group (sum of mixed id hashes mod 2**64)."""
-    v = _core.mix64(h0 ^ np.uint64(0x5DEECE66D))
-    out = _core.group_sums_u64(v, codes, n_groups)
+    out = _core.group_sums_u64(h0, codes, n_groups)  # h0 is already a mixed 64-bit hash
     return [f"{int(x):016x}" for x in out]
 
 
