@@ -102,7 +102,14 @@ def power_from_ncp(
     else:
         with np.errstate(all="ignore"):
             upper = stats.nct.sf(c, df, lam)
-            lower = stats.nct.cdf(-c, df, lam) if sides == 2 else 0.0
+            lower = 0.0
+            if sides == 2:  # the far tail, evaluated only where it is not negligible
+                shape = np.broadcast_shapes(np.shape(c), np.shape(df), np.shape(lam))
+                cb, dfb, lb = (np.broadcast_to(v, shape) for v in (c, df, lam))
+                need = stats.t.cdf(-lb - cb, dfb) > 1e-17
+                lower = np.zeros(shape)
+                if need.any():
+                    lower[need] = stats.nct.cdf(-cb[need], dfb[need], lb[need])
         out = upper + lower
         bad = ~np.isfinite(out)
         if np.any(bad):  # scipy's nct fails far in the tail: the shifted t is exact to ~1e-10 there
@@ -145,7 +152,7 @@ def ncp_for_power(
 
 
 def solve_increasing(
-    f: Callable[[np.ndarray], np.ndarray],
+    f: Callable[..., np.ndarray],
     target: np.ndarray | float,
     lo: np.ndarray | float,
     hi: np.ndarray | float,
@@ -155,6 +162,7 @@ def solve_increasing(
     xtol: float = 1e-10,
     ftol: float = 1e-12,
     max_iter: int = 200,
+    indexed: bool = False,
 ) -> np.ndarray:
     """Vectorised root of ``f(x) = target`` for ``f`` increasing in ``x``.
 
@@ -162,60 +170,76 @@ def solve_increasing(
     towards ``upper_bound``) until it contains the root, then narrowed by the
     Illinois variant of regula falsi (superlinear, never leaves the bracket).
     Elements whose root lies outside the bounds come back as NaN.
+
+    With ``indexed=True`` ``f`` is called as ``f(x, idx)`` with ``idx`` the flat
+    indices of the problems still being solved, so converged problems cost nothing.
     """
     tgt = np.asarray(target, dtype=float)
     shape = np.broadcast_shapes(np.shape(tgt), np.shape(lo), np.shape(hi))
-    tgt = np.broadcast_to(tgt, shape).astype(float)
-    lo = np.broadcast_to(np.asarray(lo, dtype=float), shape).astype(float)
-    hi = np.broadcast_to(np.asarray(hi, dtype=float), shape).astype(float)
-    flo = np.broadcast_to(f(lo), shape) - tgt
-    fhi = np.broadcast_to(f(hi), shape) - tgt
+    size = int(np.prod(shape, dtype=np.int64))
+    tgt = np.broadcast_to(tgt, shape).astype(float).reshape(-1)
+    lo = np.broadcast_to(np.asarray(lo, dtype=float), shape).astype(float).reshape(-1)
+    hi = np.broadcast_to(np.asarray(hi, dtype=float), shape).astype(float).reshape(-1)
+
+    def F(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if indexed:
+            val = f(x, idx)
+        elif idx.size == size:
+            val = f(x.reshape(shape))
+        else:  # evaluate at the current points elsewhere (valid inputs), keep the subset
+            full = current.copy()
+            full[idx] = x
+            val = np.asarray(f(full.reshape(shape))).reshape(-1)[idx]
+        return np.broadcast_to(np.asarray(val, dtype=float).reshape(-1), x.shape) - tgt[idx]
+
+    current = lo.copy()
+    allidx = np.arange(size)
+    flo = F(lo, allidx)
+    fhi = F(hi, allidx)
     for _ in range(80):  # widen the bracket where needed
-        bad_lo = flo > 0
-        bad_hi = fhi < 0
-        if not (bad_lo.any() or bad_hi.any()):
+        bad_lo = np.flatnonzero(flo > 0)
+        bad_hi = np.flatnonzero(fhi < 0)
+        if bad_lo.size == 0 and bad_hi.size == 0:
             break
-        if bad_lo.any():
-            new = np.where(bad_lo, lower_bound + (lo - lower_bound) / 2.0, lo)
-            hi = np.where(bad_lo, lo, hi)
-            fhi = np.where(bad_lo, flo, fhi)
-            lo = new
-            flo = np.broadcast_to(f(lo), shape) - tgt
-        if bad_hi.any():
-            new = np.where(bad_hi, np.minimum(hi * 2.0 + 1.0, upper_bound), hi)
-            lo = np.where(bad_hi, hi, lo)
-            flo = np.where(bad_hi, fhi, flo)
-            hi = new
-            fhi = np.broadcast_to(f(hi), shape) - tgt
+        if bad_lo.size:
+            new = lower_bound + (lo[bad_lo] - lower_bound) / 2.0
+            hi[bad_lo], fhi[bad_lo] = lo[bad_lo], flo[bad_lo]
+            lo[bad_lo] = new
+            flo[bad_lo] = F(new, bad_lo)
+        if bad_hi.size:
+            new = np.minimum(hi[bad_hi] * 2.0 + 1.0, upper_bound)
+            lo[bad_hi], flo[bad_hi] = hi[bad_hi], fhi[bad_hi]
+            stuck = new == hi[bad_hi]
+            hi[bad_hi] = new
+            fhi[bad_hi] = F(new, bad_hi)
+            if stuck.all():
+                break
     ok = (flo <= 0) & (fhi >= 0) & np.isfinite(flo) & np.isfinite(fhi)
     x = np.where(np.abs(flo) < np.abs(fhi), lo, hi)
-    side = np.zeros(shape)
-    done = ~ok | (flo == 0) | (fhi == 0)
     x = np.where(flo == 0, lo, np.where(fhi == 0, hi, x))
+    side = np.zeros(size)
+    active = np.flatnonzero(ok & (flo != 0) & (fhi != 0))
     for _ in range(max_iter):
-        if done.all():
+        if active.size == 0:
             break
-        denom = fhi - flo
+        a_lo, a_hi, a_flo, a_fhi = lo[active], hi[active], flo[active], fhi[active]
         with np.errstate(divide="ignore", invalid="ignore"):
-            xn = hi - fhi * (hi - lo) / denom
-        mid = 0.5 * (lo + hi)
-        xn = np.where(~np.isfinite(xn) | (xn <= lo) | (xn >= hi), mid, xn)
-        xn = np.where(done, x, xn)
-        fx = np.broadcast_to(f(xn), shape) - tgt
-        x = np.where(done, x, xn)
-        conv = (np.abs(fx) <= ftol) | (hi - lo <= xtol * (1.0 + np.abs(xn)))
-        right = (fx > 0) & ~done
-        left = (fx <= 0) & ~done
+            xn = a_hi - a_fhi * (a_hi - a_lo) / (a_fhi - a_flo)
+        mid = 0.5 * (a_lo + a_hi)
+        xn = np.where(~np.isfinite(xn) | (xn <= a_lo) | (xn >= a_hi), mid, xn)
+        fx = F(xn, active)
+        x[active] = xn
+        conv = (np.abs(fx) <= ftol) | (a_hi - a_lo <= xtol * (1.0 + np.abs(xn)))
+        right = fx > 0
+        s_old = side[active]
         # Illinois: halve the stale end's function value when the same end is kept twice
-        flo = np.where(right & (side == 1), flo / 2.0, flo)
-        fhi = np.where(left & (side == -1), fhi / 2.0, fhi)
-        hi = np.where(right, xn, hi)
-        fhi = np.where(right, fx, fhi)
-        lo = np.where(left, xn, lo)
-        flo = np.where(left, fx, flo)
-        side = np.where(right, 1, np.where(left, -1, side))
-        done = done | conv
-    return np.where(ok, x, np.nan)
+        flo[active] = np.where(right & (s_old == 1), a_flo / 2.0, np.where(~right, fx, a_flo))
+        fhi[active] = np.where(~right & (s_old == -1), a_fhi / 2.0, np.where(right, fx, a_fhi))
+        hi[active] = np.where(right, xn, a_hi)
+        lo[active] = np.where(right, a_lo, xn)
+        side[active] = np.where(right, 1, -1)
+        active = active[~conv]
+    return np.where(ok, x, np.nan).reshape(shape)
 
 
 # ---------------------------------------------------------------------------
