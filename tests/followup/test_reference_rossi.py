@@ -1,4 +1,4 @@
-"""trialkit.followup against R survival 3.5-3 and cmprsk 2.2-11 on the Rossi recidivism trial.
+"""trialkit.followup against R survival 3.5-3 and cmprsk 2.2-11 (cuminc, Gray test) on the Rossi trial.
 
 Fixtures: tests/reference/followup/rossi_*.csv, made by make_rossi_reference.R from
 rossi.csv (exported from lifelines 0.30.3 by make_rossi_csv.py).
@@ -153,3 +153,21 @@ def test_cumulative_incidence_matches_cmprsk(rossi):
             .to_numpy()
         )
         np.testing.assert_allclose(f + s, 1.0, atol=1e-12)
+
+
+def test_gray_test_matches_cmprsk(rossi):
+    ref = pd.read_csv(REF / "rossi_gray.csv").set_index("cause")
+    got = tk.followup.gray_test(rossi, duration="week", cause="cause", group="fin").to_frame()
+    np.testing.assert_allclose(got.loc[ref.index, "statistic"], ref["statistic"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(got.loc[ref.index, "p"], ref["p"], atol=TOL, rtol=0)
+    np.testing.assert_array_equal(got.loc[ref.index, "df"], ref["df"])
+    ref3 = pd.read_csv(REF / "rossi_gray_g3_strata_mar.csv").set_index("cause")
+    d3 = rossi.assign(g3=np.minimum(2 * rossi["fin"] + rossi["wexp"], 2))
+    got3 = tk.followup.gray_test(
+        d3, duration="week", cause="cause", group="g3", strata="mar"
+    ).to_frame()
+    np.testing.assert_allclose(
+        got3.loc[ref3.index, "statistic"], ref3["statistic"], atol=TOL, rtol=0
+    )
+    np.testing.assert_allclose(got3.loc[ref3.index, "p"], ref3["p"], atol=TOL, rtol=0)
+    np.testing.assert_array_equal(got3.loc[ref3.index, "df"], ref3["df"])

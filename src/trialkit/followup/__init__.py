@@ -42,11 +42,13 @@ from trialkit.followup._followup import (
 )
 from trialkit.followup._survival import (
     CoxResult,
+    GrayTestResult,
     IncidenceCurves,
     LogRankResult,
     SurvivalCurves,
     cox,
     cumulative_incidence,
+    gray_test,
     kaplan_meier,
     log_rank,
     rmst,
@@ -71,6 +73,8 @@ __all__ = [
     "cox",
     "rmst",
     "cumulative_incidence",
+    "gray_test",
+    "GrayTestResult",
     "SurvivalCurves",
     "LogRankResult",
     "CoxResult",

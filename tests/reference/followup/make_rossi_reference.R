@@ -5,7 +5,8 @@
 #
 # Made with: R 4.2.2, survival 3.5-3, cmprsk 2.2-11 (Debian r-cran-survival, r-cran-cmprsk).
 # Run from this folder:  Rscript make_rossi_reference.R
-# Outputs: rossi_km.csv, rossi_logrank.csv, rossi_cox.csv, rossi_rmst.csv, rossi_zph.csv, rossi_cif.csv
+# Outputs: rossi_km.csv, rossi_logrank.csv, rossi_cox.csv, rossi_rmst.csv, rossi_zph.csv, rossi_cif.csv,
+#          rossi_gray.csv, rossi_gray_g3_strata_mar.csv
 #
 # `cause` is an artificial competing-risks split of arrests (1: prio <= 2, 2: prio > 2),
 # 0 = censored, used only to compare cumulative incidence with cmprsk::cuminc.
@@ -84,3 +85,13 @@ for (nm in rownames(tp$est)) {
 }
 rows <- rows[!is.na(rows$incidence), ]
 write.csv(rows, "rossi_cif.csv", row.names = FALSE)
+# Gray's test of equal cumulative incidence across arms, per cause
+gt <- data.frame(cause = c(1, 2), statistic = ci$Tests[, "stat"], p = ci$Tests[, "pv"],
+                 df = ci$Tests[, "df"])
+write.csv(gt, "rossi_gray.csv", row.names = FALSE)
+# three groups (fin x wexp collapsed to 3 levels) and stratified by mar
+d$g3 <- pmin(2 * d$fin + d$wexp, 2)
+ci3 <- cuminc(d$week, d$cause, group = d$g3, strata = d$mar, cencode = 0)
+gt3 <- data.frame(cause = c(1, 2), statistic = ci3$Tests[, "stat"], p = ci3$Tests[, "pv"],
+                  df = ci3$Tests[, "df"])
+write.csv(gt3, "rossi_gray_g3_strata_mar.csv", row.names = FALSE)
