@@ -73,6 +73,15 @@ def test_rmst_and_cumulative_incidence_recover_truth(trial):
         for route in ("employed", "subsidised", "service", "education", "out_of_labour_force"):
             row = diff.loc[("treatment", route)]
             assert abs(row["estimate"] - truth[f"cif_{route}_{h}m"]) < K_SE * row["se"], (route, h)
+    gray = f.gray_test().to_frame()
+    assert set(gray.index) == {
+        "employed",
+        "subsidised",
+        "service",
+        "education",
+        "out_of_labour_force",
+    }
+    assert gray.loc["employed", "p"] < 0.001  # the service speeds exits to open-market work
 
 
 def test_state_occupation_adds_up_and_matches_panel(trial):

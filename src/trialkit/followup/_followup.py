@@ -779,6 +779,16 @@ class FollowUp:
             d, duration="unemployment_months", cause="cause", group=self.arm, alpha=alpha
         )
 
+    def gray_test(self, *, rho: float = 0.0) -> Any:
+        """Gray's test of equal cumulative incidence of each exit route across arms."""
+        from trialkit.followup._survival import gray_test
+
+        if self.arm is None:
+            raise DesignError("gray_test needs arms: build the follow-up with `arm=`")
+        d = self.durations()
+        d["cause"] = d["exit_route"].where(d["route_code"] > 0, 0)
+        return gray_test(d, duration="unemployment_months", cause="cause", group=self.arm, rho=rho)
+
     def state_occupation(self, *, ipcw: bool = True) -> StateOccupation:
         r"""Share of persons in each state by month and arm; expected months in each state.
 
