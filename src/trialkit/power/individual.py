@@ -429,10 +429,10 @@ class IndividualRCT:
             var = float(self.sd) ** 2 * (1 - self.r2)  # type: ignore[arg-type]
             se = np.sqrt(var * (1 / n0 + 1 / n1))
             df = None if self.test == "z" else n_eff - self.n_arms
-            dist = "z" if self.test == "z" else "nct"
+            dist: _core.Dist = "z" if self.test == "z" else "nct"
             lam = _core.ncp_for_power(
                 pw, alpha=self.comparison_alpha, sides=sides(self.alternative), df=df, dist=dist
-            )  # type: ignore[arg-type]
+            )
             mde = lam * se / tu
         else:
             upper = (1 - float(self.baseline)) / tu * (1 - 1e-9)  # type: ignore[arg-type]

@@ -202,13 +202,15 @@ class SteppedWedge:
         if self.treatment_matrix is not None:
             return np.asarray(self.treatment_matrix)
         return _core.stepped_wedge_matrix(
-            int(self.n_clusters), int(self.n_steps), baseline_periods=int(self.baseline_periods)
-        )  # type: ignore[arg-type]
+            int(self.n_clusters or 0),
+            int(self.n_steps or 0),
+            baseline_periods=int(self.baseline_periods),
+        )
 
     def _matrix_for(self, n_clusters: int) -> np.ndarray:
         return _core.stepped_wedge_matrix(
-            n_clusters, int(self.n_steps), baseline_periods=int(self.baseline_periods)
-        )  # type: ignore[arg-type]
+            n_clusters, int(self.n_steps or 0), baseline_periods=int(self.baseline_periods)
+        )
 
     def _components(self, effect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sigma2_e, tau2): within- and between-cluster variance.
@@ -514,6 +516,8 @@ class SteppedWedge:
         """
         from trialkit.power.simulation import simulate
 
+        gen: Any
+        est: Any
         check_choice("outcome", outcome, ("continuous", "duration"))
         m = int(np.ceil(float(self._m(None))))
         X = self.matrix

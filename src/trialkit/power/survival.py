@@ -140,10 +140,10 @@ class Survival:
     def _p_event(self, hr: np.ndarray) -> np.ndarray:
         lam = self._timing()
         P = float(self.allocation)
-        kw = {
+        kw: dict[str, Any] = {
             "dropout_hazard": self._eta(),
             "accrual": float(self.accrual),
-            "follow_up": float(self.follow_up),
+            "follow_up": float(self.follow_up or 0.0),
         }  # type: ignore[arg-type]
         return (1 - P) * _core.event_probability(
             hazard=np.full(hr.shape, lam), **kw
@@ -159,11 +159,11 @@ class Survival:
     def _rmst(self, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         lam = self._timing()
         tau = float(self.tau if self.tau is not None else self.follow_up)  # type: ignore[arg-type]
-        kw = {
+        kw: dict[str, Any] = {
             "tau": tau,
             "dropout_hazard": self._eta(),
             "accrual": float(self.accrual),
-            "follow_up": float(self.follow_up),
+            "follow_up": float(self.follow_up or 0.0),
         }  # type: ignore[arg-type]
         r0, v0 = _core.rmst_variance(hazard=np.full(hr.shape, lam), **kw)
         r1, v1 = _core.rmst_variance(hazard=lam * hr, **kw)
