@@ -288,3 +288,25 @@ def test_numeric_exit_codes_are_read_as_register_codes():
     f = tk.follow_up(sp, pe, months=6, end_of_data="2019-01-01")
     assert f.person_outcomes().loc[1, "exit_reason"] == "03"
     assert f.person_outcomes().loc[1, "exit_route"] == "employed"
+
+
+def test_joblib_partitions_give_the_serial_panel(small):
+    f = tk.followup._extras._toy_follow_up()
+    pe = f.persons.reset_index()
+    seg = f.segments
+    # rebuild spells from the toy's resolved segments (no overlaps there) and rerun in parallel
+    sp = pd.DataFrame(
+        {
+            "person_id": f.person_ids[seg["person"]],
+            "start": pd.to_datetime(seg["start"], unit="D"),
+            "end": pd.to_datetime(seg["stop"] - 1, unit="D"),
+            "state": [tk.followup.STATES[c - 1] for c in seg["code"]],
+            "exit_reason": "",
+        }
+    )
+    kw = dict(months=12, censor="censor_date", end_of_data="2019-06-30")
+    serial = tk.follow_up(sp, pe, **kw)
+    par = tk.follow_up(sp, pe, backend="joblib", n_jobs=2, n_partitions=4, **kw)
+    np.testing.assert_array_equal(serial.codes, par.codes)
+    np.testing.assert_array_equal(serial.codes, f.codes)
+    pd.testing.assert_frame_equal(serial.outcomes([6, 12]), par.outcomes([6, 12]))

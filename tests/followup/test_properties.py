@@ -136,6 +136,10 @@ def test_shifting_all_dates_changes_nothing(reg):
     f2 = tk.follow_up(sp.sample(frac=1.0, random_state=1), pe, months=MONTHS, end_of_data=eod)
     np.testing.assert_array_equal(f0.codes, f2.codes)
     assert f0.overlaps_resolved == f2.overlaps_resolved
+    # building the panel by partitions of persons gives the same panel and outcomes
+    f3 = tk.follow_up(sp, pe, months=MONTHS, end_of_data=eod, n_partitions=3)
+    np.testing.assert_array_equal(f0.codes, f3.codes)
+    pd.testing.assert_frame_equal(f0.outcomes([6, 18]), f3.outcomes([6, 18]))
 
 
 @given(

@@ -19,6 +19,7 @@ from trialkit._checks import (
     require_frame,
     require_unique,
 )
+from trialkit._parallel import map_tasks
 from trialkit._rng import as_generator, as_seed_sequence, seed_record
 from trialkit.errors import DataError, DesignError
 from trialkit.followup import _core
@@ -849,6 +850,9 @@ def follow_up(
     censor: str | Sequence[str] | None = None,
     priority: Sequence[str] = DEFAULT_PRIORITY,
     reference_day: int = 15,
+    backend: Any = "serial",
+    n_jobs: int | None = None,
+    n_partitions: int | None = None,
 ) -> FollowUp:
     r"""Follow persons up on their register spells for ``months`` months after their origin.
 
@@ -883,6 +887,13 @@ def follow_up(
     reference_day : int
         Day of the follow-up month whose state counts (1..28; default 15, robust to
         inclusive or exclusive spell ends).
+    backend : {"serial", "joblib", "dask"} or executor
+        Where to build the panel of each partition of persons (results are identical).
+    n_jobs : int, optional
+        Workers for ``joblib``.
+    n_partitions : int, optional
+        Split the persons into this many partitions (default 1; e.g. the number of
+        workers with a parallel backend).
 
     Returns
     -------
@@ -1032,55 +1043,42 @@ def follow_up(
     s1 = np.where(en_na[in_p], eod, en_day[in_p]) + 1  # half-open [start, stop)
     s1 = np.minimum(s1, np.maximum(eod + 1, s0))  # nothing after end of data
     code = code_all[in_p]
-    rank_of_code = np.zeros(len(STATES) + 1, dtype=np.int64)
-    for r_i, s in enumerate(reversed(prio)):
-        rank_of_code[STATE_CODES[s]] = r_i
-    code_of_rank = np.zeros(len(STATES), dtype=np.int64)
-    code_of_rank[rank_of_code[1:]] = np.arange(1, len(STATES) + 1)
-    seg = _core.resolve_segments(
-        person=sp_p, start=s0, stop=s1, rank=rank_of_code[code], n_ranks=len(STATES)
-    )
-    seg_code = np.where(seg["rank"] >= 0, code_of_rank[np.maximum(seg["rank"], 0)], GAP)
-    segments = {
-        "person": seg["person"],
-        "start": seg["start"],
-        "stop": seg["stop"],
-        "code": seg_code,
-        "overlap": seg["overlap"],
-    }
     o_dt = o_day.astype("datetime64[D]")
     o_month = o_dt.astype("datetime64[M]").astype(np.int64)
     o_off = o_day - o_dt.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    # keep origin day itself as the start of the window for day counts
-    codes, overlap = _core.status_matrix(
-        seg_person=segments["person"],
-        seg_start=segments["start"],
-        seg_stop=segments["stop"],
-        seg_code=segments["code"],
-        seg_overlap=segments["overlap"],
-        origin_month=o_month,
-        origin_offset=o_off,
-        months=months,
-        reference_day=reference_day,
-        censor_day=cens,
-        gap_code=GAP,
-        censored_code=CENSORED,
+    n_parts = 1 if n_partitions is None else check_int("n_partitions", n_partitions, minimum=1)
+    n_parts = min(n_parts, n)
+    edges = np.linspace(0, n, n_parts + 1).astype(np.int64)
+    spell_ongoing = en_na[in_p]
+    spell_reason = er[in_p]
+    items = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (sp_p >= lo) & (sp_p < hi) if n_parts > 1 else slice(None)
+        items.append(
+            {
+                "person": sp_p[sel] - lo,
+                "start": s0[sel],
+                "stop": s1[sel],
+                "code": code[sel],
+                "ongoing": spell_ongoing[sel],
+                "reason": spell_reason[sel],
+                "origin_day": o_day[lo:hi],
+                "censor_day": cens[lo:hi],
+                "origin_month": o_month[lo:hi],
+                "origin_offset": o_off[lo:hi],
+                "months": months,
+                "reference_day": reference_day,
+                "priority": tuple(prio),
+                "offset": int(lo),
+            }
+        )
+    parts = map_tasks(
+        _build_partition, items, backend=backend, n_jobs=n_jobs, desc="follow-up partitions"
     )
-    first = _first_unemployment_spell(
-        sp_p,
-        s0,
-        s1,
-        code,
-        en_na[in_p],
-        er[in_p],
-        o_day,
-        cens,
-        n,
-        o_month,
-        o_off,
-        months,
-        reference_day,
-    )
+    codes = np.vstack([r["codes"] for r in parts])
+    overlap = np.vstack([r["overlap"] for r in parts])
+    segments = {k: np.concatenate([r["segments"][k] for r in parts]) for k in parts[0]["segments"]}
+    first = {k: np.concatenate([r["first"][k] for r in parts]) for k in parts[0]["first"]}
     return FollowUp(
         persons=pers,
         codes=codes,
@@ -1103,6 +1101,63 @@ def follow_up(
             "n_spells": int(in_p.sum()),
         },
     )
+
+
+def _build_partition(item: dict[str, Any]) -> dict[str, Any]:
+    """Segments, status matrix and first unemployment spell of one partition of persons."""
+    prio = item["priority"]
+    n = item["origin_day"].size
+    rank_of_code = np.zeros(len(STATES) + 1, dtype=np.int64)
+    for r_i, s in enumerate(reversed(prio)):
+        rank_of_code[STATE_CODES[s]] = r_i
+    code_of_rank = np.zeros(len(STATES), dtype=np.int64)
+    code_of_rank[rank_of_code[1:]] = np.arange(1, len(STATES) + 1)
+    code = item["code"]
+    seg = _core.resolve_segments(
+        person=item["person"],
+        start=item["start"],
+        stop=item["stop"],
+        rank=rank_of_code[code],
+        n_ranks=len(STATES),
+    )
+    seg_code = np.where(seg["rank"] >= 0, code_of_rank[np.maximum(seg["rank"], 0)], GAP)
+    codes, overlap = _core.status_matrix(
+        seg_person=seg["person"],
+        seg_start=seg["start"],
+        seg_stop=seg["stop"],
+        seg_code=seg_code,
+        seg_overlap=seg["overlap"],
+        origin_month=item["origin_month"],
+        origin_offset=item["origin_offset"],
+        months=item["months"],
+        reference_day=item["reference_day"],
+        censor_day=item["censor_day"],
+        gap_code=GAP,
+        censored_code=CENSORED,
+    )
+    first = _first_unemployment_spell(
+        item["person"],
+        item["start"],
+        item["stop"],
+        code,
+        item["ongoing"],
+        item["reason"],
+        item["origin_day"],
+        item["censor_day"],
+        n,
+        item["origin_month"],
+        item["origin_offset"],
+        item["months"],
+        item["reference_day"],
+    )
+    segments = {
+        "person": seg["person"] + item["offset"],
+        "start": seg["start"],
+        "stop": seg["stop"],
+        "code": seg_code,
+        "overlap": seg["overlap"],
+    }
+    return {"codes": codes, "overlap": overlap, "segments": segments, "first": first}
 
 
 def _first_unemployment_spell(
