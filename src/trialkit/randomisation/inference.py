@@ -174,10 +174,45 @@ def _block_stats(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Statistics ``a_d = C_d y`` and ``b_d = C_d z`` of one block of draws, per arm pair."""
     m = min(size, n_draws - i * size)
+    if (
+        len(pairs) == 1
+        and mech.mode != "bernoulli"
+        and not mech.clustered
+        and mech.threshold is None
+        and mech.n_strata == 1
+    ):
+        z_obs = mech.level_z[mech.unit_to_level]
+        ctrl, arm = pairs[0]
+        if np.all((z_obs == ctrl) | (z_obs == arm)):
+            return _two_arm_subsets(rng, m, y=y, treated=z_obs == arm)
     Z = mech.draw(rng, m)
     return _stats_for(
         Z, pairs=pairs, y=y, z_obs_codes=None, strata=strata, blocked=blocked, mech=mech
     )
+
+
+def _two_arm_subsets(
+    rng: np.random.Generator, m: int, *, y: np.ndarray, treated: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Complete randomisation of two arms: draw the smaller arm as a random subset.
+
+    ``Generator.choice(n, k, replace=False)`` shuffles only ``k`` positions, so a
+    draw costs about ``min(n1, n0)`` swaps instead of ``n``; the statistics are
+    then computed on the ``(m, k)`` matrix of drawn indices at once.
+    """
+    n = y.size
+    n1 = int(treated.sum())
+    n0 = n - n1
+    k = min(n1, n0)
+    idx = np.empty((m, k), dtype=np.int64)
+    for r in range(m):  # one partial shuffle per draw (a loop over draws, not units)
+        idx[r] = rng.choice(n, k, replace=False)
+    zt = treated.astype(float)
+    sy, sz = y[idx].sum(axis=1), zt[idx].sum(axis=1)
+    if k != n1:  # the drawn subset is the control arm
+        sy, sz = y.sum() - sy, n1 - sz
+    c = 1.0 / n1 + 1.0 / n0
+    return [(c * sy - y.sum() / n0, c * sz - n1 / n0)]
 
 
 def _stats_for(
