@@ -176,3 +176,16 @@ def test_did_round_trips(n: int, power: float, rho: float, est: str) -> None:
         .power
         - 1e-12
     )
+
+
+def test_phased_roll_out_from_the_randomisation_module() -> None:
+    import pandas as pd
+
+    units = pd.DataFrame({"municipality": [f"m{i}" for i in range(20)]})
+    a = tk.randomise(units, id="municipality", method="stepped_wedge", steps=4, seed=2017)
+    sw = tk.power.SteppedWedge.from_schedule(
+        a.table["step"].to_numpy(), cluster_period_size=60, icc=0.01
+    )
+    np.testing.assert_array_equal(sw.matrix.sum(axis=0), [0, 5, 10, 15, 20])
+    std = tk.power.SteppedWedge(n_clusters=20, n_steps=4, cluster_period_size=60, icc=0.01)
+    assert sw.power(effect=0.05).power == pytest.approx(std.power(effect=0.05).power, rel=1e-12)
