@@ -176,6 +176,17 @@ def test_stepped_wedge_duration_simulation_is_calibrated_under_the_null() -> Non
     assert alt.power > null.power + 5 * null.mc_se
 
 
+@pytest.mark.slow
+def test_stepped_wedge_binary_simulation_matches_analytic() -> None:
+    sw = tk.power.SteppedWedge(
+        n_clusters=20, n_steps=4, cluster_period_size=40, icc=0.02, outcome="binary", baseline=0.25
+    )
+    effect = sw.mde(power=0.6).mde
+    # Bernoulli persons: the normal model of cluster-period proportions is an approximation
+    _within(sw.simulate(effect=effect, outcome="binary", n_sims=1500, seed=3), 0.6, extra=0.01)
+    _within(sw.simulate(effect=0.0, outcome="binary", n_sims=1500, seed=4), 0.05, extra=0.005)
+
+
 def _gen_binary(rng, *, n, p0, p1):
     return rng.binomial(n, p0, size=1)[0], rng.binomial(n, p1, size=1)[0], n
 

@@ -482,7 +482,7 @@ class SteppedWedge:
         *,
         effect: float | None = None,
         hazard_ratio: float | None = None,
-        outcome: Literal["continuous", "duration"] = "continuous",
+        outcome: Literal["continuous", "binary", "duration"] = "continuous",
         n_sims: int = 1000,
         seed: SeedLike = None,
         median_control: float = 12.0,
@@ -506,6 +506,12 @@ class SteppedWedge:
         re-employment rate :math:`\log\{(d + 0.5)/PT\}`, analysed by OLS with cluster
         and period fixed effects and a t-test on :math:`IT - I - T` df.
 
+        ``outcome="binary"`` (employed at a horizon; design with ``outcome="binary"``):
+        persons are Bernoulli with probability ``baseline + effect * X`` plus a normal
+        cluster(-period) effect of variance ``icc / (1 - icc) * pbar (1 - pbar)``
+        (clipped to [0, 1]); cluster-period proportions are analysed by GLS with the
+        design's variance components (Hussey & Hughes's analysis).
+
         Examples
         --------
         >>> import trialkit as tk
@@ -518,7 +524,7 @@ class SteppedWedge:
 
         gen: Any
         est: Any
-        check_choice("outcome", outcome, ("continuous", "duration"))
+        check_choice("outcome", outcome, ("continuous", "binary", "duration"))
         m = int(np.ceil(float(self._m(None))))
         X = self.matrix
         if outcome == "continuous":
@@ -543,6 +549,33 @@ class SteppedWedge:
                 X=X,
                 sigma2_e=(1 - self.icc) * s2,
                 tau2=self.icc * s2,
+                m=float(m),
+                r=float(self.cluster_autocorrelation),
+                sides=sides(self.alternative),
+                df=self._df(X.shape[0]),
+            )
+        elif outcome == "binary":
+            if effect is None or hazard_ratio is not None:
+                raise DesignError("outcome='binary' takes `effect` (not `hazard_ratio`)")
+            if self.outcome != "binary":
+                raise DesignError(
+                    "simulate(outcome='binary') needs a design with outcome='binary' and `baseline`"
+                )
+            s2e, t2 = self._components(np.asarray(float(effect)))
+            gen = partial(
+                _gen_sw_binary,
+                X=X,
+                baseline=float(self.baseline),  # type: ignore[arg-type]
+                effect=float(effect),
+                tau2=float(t2),
+                m=m,
+                r=float(self.cluster_autocorrelation),
+            )
+            est = partial(
+                _est_sw_gls,
+                X=X,
+                sigma2_e=float(s2e),
+                tau2=float(t2),
                 m=float(m),
                 r=float(self.cluster_autocorrelation),
                 sides=sides(self.alternative),
@@ -648,11 +681,29 @@ def _gen_sw_durations(
     return events, person_time
 
 
-def _est_twoway_fe(
-    data: tuple[np.ndarray, np.ndarray], *, X: np.ndarray, sides: int
-) -> dict[str, float]:
-    events, person_time = data
-    y = np.log((events + 0.5) / person_time)
+def _gen_sw_binary(
+    rng: np.random.Generator,
+    *,
+    X: np.ndarray,
+    baseline: float,
+    effect: float,
+    tau2: float,
+    m: int,
+    r: float,
+) -> np.ndarray:
+    I, T = X.shape  # noqa: E741
+    p = np.clip(baseline + effect * X + _cluster_effects(rng, I, T, tau2, r), 0.0, 1.0)
+    return rng.binomial(m, p) / m
+
+
+def _est_twoway_fe(data: Any, *, X: np.ndarray, sides: int) -> dict[str, float]:
+    """Two-way fixed-effects OLS on cluster-period summaries: proportions, or (events,
+    person-time) pairs turned into log rates."""
+    if isinstance(data, tuple):
+        events, person_time = data
+        y = np.log((events + 0.5) / person_time)
+    else:
+        y = np.asarray(data, dtype=float)
     I, T = X.shape  # noqa: E741
 
     def demean(a: np.ndarray) -> np.ndarray:  # balanced two-way within transformation
