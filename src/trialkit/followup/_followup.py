@@ -128,6 +128,27 @@ def _in_codes(c: np.ndarray, codes: Sequence[int]) -> np.ndarray:
     return lut[np.asarray(c, dtype=np.int8).view(np.uint8)]
 
 
+def _counts_up_to(mask: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """Number of True months among months 0..h-1 for each horizon h (persons x horizons, float).
+
+    Sums column blocks between consecutive sorted horizons and accumulates them, so no
+    persons x months cumulative array is built.
+    """
+    order = np.argsort(horizons)
+    hs = np.asarray(horizons)[order]
+    out = np.empty((mask.shape[0], hs.size))
+    acc = np.zeros(mask.shape[0])
+    prev = 0
+    for j, h in enumerate(hs):
+        if h > prev:
+            acc = acc + np.count_nonzero(mask[:, prev:h], axis=1)
+        out[:, j] = acc
+        prev = int(h)
+    res = np.empty_like(out)
+    res[:, order] = out
+    return res
+
+
 def _to_days(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         s = pd.to_datetime(values)
@@ -375,8 +396,7 @@ class FollowUp:
                 "months_unemployed": (STATE_CODES["unemployed"],),
                 "months_service": (STATE_CODES["service"],),
             }[name]
-            cum = np.cumsum(_in_codes(c, target), axis=1, dtype=np.int32)
-            out = cum[:, hs - 1].astype(float)
+            out = _counts_up_to(_in_codes(c, target), hs)
             out[~complete] = np.nan
             return out
         if name.startswith("days_"):
@@ -405,7 +425,7 @@ class FollowUp:
             return out
         emp = self._employed
         if name == "ever_employed":
-            got = np.cumsum(emp, axis=1)[:, hs - 1] > 0
+            got = _counts_up_to(emp, hs) > 0
             out = got.astype(float)
             out[~got & ~complete] = np.nan
             return out
