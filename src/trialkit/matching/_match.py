@@ -680,7 +680,7 @@ class MatchResult(Result):
             ATT convention of MatchIt and cobalt), or the square root of the mean of
             the two groups' variances. Binary columns use :math:`\\sqrt{p(1-p)}`.
         threshold : float
-            |SMD| above which a covariate is flagged (``balanced`` column) and drawn.
+            Absolute SMD above which a covariate is flagged (``balanced`` column) and drawn.
 
         Examples
         --------
