@@ -73,42 +73,50 @@ def measure(fn, repeat: int = 3):
 
 
 def idiom_searchsorted(df: pd.DataFrame, caliper_sd: float) -> np.ndarray:
-    """Nearest control per treated (with replacement) in the same band, within the caliper."""
-    x = np.log(df["employability"].to_numpy() / (1 - df["employability"].to_numpy()))
+    """Nearest control per treated (with replacement) in the same band, within the caliper:
+    one sort of (band, score) and one searchsorted -- the best hand-written numpy idiom."""
+    e = df["employability"].to_numpy()
+    x = np.log(e / (1 - e))
     cal = caliper_sd * x.std(ddof=1)
     t = df["treated"].to_numpy()
-    band = df["duration_band"].to_numpy()
-    match = np.full(t.sum(), -1, dtype=np.int64)
+    band = pd.factorize(df["duration_band"])[0]
     idx1 = np.flatnonzero(t)
-    for b in np.unique(band):
-        c = np.flatnonzero(~t & (band == b))
-        tt = np.flatnonzero(t & (band == b))
-        o = np.argsort(x[c])
-        cs = x[c][o]
-        p = np.searchsorted(cs, x[tt])
-        left = np.clip(p - 1, 0, cs.size - 1)
-        right = np.clip(p, 0, cs.size - 1)
-        dl = np.abs(x[tt] - cs[left])
-        dr = np.abs(cs[right] - x[tt])
-        k = np.where(dl <= dr, left, right)
-        ok = np.minimum(dl, dr) <= cal
-        pos = np.searchsorted(idx1, tt)
-        match[pos[ok]] = c[o][k[ok]]
+    c = np.flatnonzero(~t)
+    # shift each band to its own interval so one sorted array serves all bands
+    span = x.max() - x.min() + 10 * cal + 1
+    key = x + band * span
+    o = np.argsort(key[c])
+    cs = key[c][o]
+    kt = key[idx1]
+    p = np.searchsorted(cs, kt)
+    left = np.clip(p - 1, 0, cs.size - 1)
+    right = np.clip(p, 0, cs.size - 1)
+    dl = np.abs(kt - cs[left])
+    dr = np.abs(cs[right] - kt)
+    k = np.where(dl <= dr, left, right)
+    ok = np.minimum(dl, dr) <= cal
+    match = np.full(idx1.size, -1, dtype=np.int64)
+    match[ok] = c[o][k[ok]]
     return match
 
 
 def idiom_ckdtree(df: pd.DataFrame, caliper_sd: float) -> np.ndarray:
+    """The scipy idiom: a KD-tree of the controls per band, queried with an upper bound."""
     from scipy.spatial import cKDTree
 
-    x = np.log(df["employability"].to_numpy() / (1 - df["employability"].to_numpy()))
+    e = df["employability"].to_numpy()
+    x = np.log(e / (1 - e))
     cal = caliper_sd * x.std(ddof=1)
     t = df["treated"].to_numpy()
-    band = df["duration_band"].to_numpy()
-    match = np.full(t.sum(), -1, dtype=np.int64)
+    band = pd.factorize(df["duration_band"])[0]
     idx1 = np.flatnonzero(t)
-    for b in np.unique(band):
-        c = np.flatnonzero(~t & (band == b))
-        tt = np.flatnonzero(t & (band == b))
+    match = np.full(idx1.size, -1, dtype=np.int64)
+    order = np.argsort(band, kind="stable")
+    bounds = np.searchsorted(band[order], np.arange(band.max() + 2))
+    for b in range(band.max() + 1):
+        rows = order[bounds[b] : bounds[b + 1]]
+        c = rows[~t[rows]]
+        tt = rows[t[rows]]
         tree = cKDTree(x[c][:, None])
         d, k = tree.query(x[tt][:, None], k=1, distance_upper_bound=cal)
         ok = np.isfinite(d)

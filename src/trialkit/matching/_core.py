@@ -44,6 +44,16 @@ Order = Literal["largest", "smallest", "data", "random"]
 
 
 # ----------------------------------------------------------------------------- matching
+def _stable_argsort(x: np.ndarray) -> np.ndarray:
+    """``argsort(x, kind="stable")``, via the faster unstable sort when ``x`` has no ties
+    (then every sort gives the same order)."""
+    order = np.argsort(x)
+    xs = x[order]
+    if np.any(xs[1:] == xs[:-1]):
+        return np.argsort(x, kind="stable")
+    return order
+
+
 def stable_rank(x: np.ndarray) -> np.ndarray:
     """Position of each element in the stable ascending sort of ``x`` (ties by row order)."""
     order = np.argsort(x, kind="stable")
@@ -84,11 +94,16 @@ def _control_layout(
     sorted by stratum, score and row -- the layout MatchIt's left/right search
     walks). One stable float sort plus a stable integer sort by stratum.
     """
-    order = np.argsort(distance, kind="stable")
+    order = _stable_argsort(distance)
     s_sorted = stratum[order]
     n_strata = int(stratum.max()) + 1 if stratum.size else 1
-    small = np.int16 if n_strata < 2**15 else np.int64
-    order = order[np.argsort(s_sorted.astype(small), kind="stable")]
+    if n_strata == 1:
+        pass
+    elif n_strata <= 32:  # a few strata: one pass each beats a second sort
+        order = np.concatenate([order[s_sorted == k] for k in range(n_strata)])
+    else:
+        small = np.int16 if n_strata < 2**15 else np.int64
+        order = order[np.argsort(s_sorted.astype(small), kind="stable")]
     is_c = ~treat[order]
     c_before = np.cumsum(is_c) - is_c  # controls before each position
     ctrl_rows = order[is_c]
