@@ -53,7 +53,11 @@ def _stratum_codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
     """Integer code per row of the combination of ``cols`` (0.. by first appearance)."""
     if not cols:
         return np.zeros(len(frame), dtype=np.int64)
-    codes = frame.groupby(cols, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        k, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+        codes = codes * len(uniq) + k
+        codes = pd.factorize(codes)[0].astype(np.int64) if len(cols) > 1 else codes
     return codes.astype(np.int64)
 
 
