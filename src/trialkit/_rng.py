@@ -11,6 +11,8 @@ depends on how the replications were chunked or how many workers ran them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from trialkit._typing import SeedLike
@@ -76,11 +78,13 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
 
 
-def seed_record(seed: SeedLike | np.random.SeedSequence) -> int | list[int] | str | None:
+def seed_record(
+    seed: SeedLike | np.random.SeedSequence,
+) -> int | list[int] | dict[str, Any] | str | None:
     """JSON-safe record of a seed, so that a result can say how to replay it.
 
-    An ``int`` is returned as is; a ``SeedSequence`` as its entropy (plus spawn
-    key when it is a child); a ``Generator`` cannot be replayed from a record and
+    An ``int`` is returned as is; a ``SeedSequence`` as its entropy (a dict of
+    entropy and spawn key when it is a child); a ``Generator`` cannot be replayed from a record and
     gives the string ``"generator"``.
 
     Examples
@@ -94,9 +98,11 @@ def seed_record(seed: SeedLike | np.random.SeedSequence) -> int | list[int] | st
         return "generator"
     if isinstance(seed, np.random.SeedSequence):
         ent = seed.entropy
-        ent_rec: int | list[int] = int(ent) if np.isscalar(ent) else [int(e) for e in ent]  # type: ignore[arg-type]
+        ent_rec: int | list[int] = (
+            int(ent) if isinstance(ent, (int, np.integer)) else [int(e) for e in np.ravel(ent or [])]
+        )
         if seed.spawn_key:
-            return [ent_rec, *[int(k) for k in seed.spawn_key]] if isinstance(ent_rec, int) else ent_rec
+            return {"entropy": ent_rec, "spawn_key": [int(k) for k in seed.spawn_key]}
         return ent_rec
     return int(seed)
 

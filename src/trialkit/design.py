@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -415,7 +415,7 @@ class TrialDesign:
             arms=dict(self.arms),
             strata=list(self.strata) or None,
             cluster=self.cluster,
-            method=self.method,
+            method=cast(Any, self.method),
             seed=seed,
         )
 
