@@ -177,7 +177,7 @@ def _seed_parts(ss: np.random.SeedSequence, draw: int) -> tuple[np.ndarray, np.r
 def _ss_record(ss: np.random.SeedSequence) -> dict[str, Any]:
     ent: Any = ss.entropy
     return {
-        "entropy": int(ent) if np.isscalar(ent) else [int(e) for e in ent],
+        "entropy": int(ent) if np.isscalar(ent) else [int(e) for e in ent],  # type: ignore[arg-type]
         "spawn_key": [int(k) for k in ss.spawn_key],
         "pool_size": int(ss.pool_size),
     }

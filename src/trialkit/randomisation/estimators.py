@@ -210,7 +210,7 @@ def itt(
             cl = d[cluster].to_numpy()[sel] if cluster else None
             if strata_cols:
                 b = d.groupby(strata_cols, sort=True).ngroup().to_numpy()[sel]
-                e, s, df, pairs = _blocked(y, t, b, cl)
+                e_j, s_j, df_j, pairs = _blocked(y, t, b, cl)
                 info["design"] = (
                     "matched_pairs" if pairs else ("block_clustered" if cluster else "blocked")
                 )
@@ -218,20 +218,20 @@ def itt(
                 w = 1.0 / d[probability].to_numpy(dtype=float)[sel]
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
                 beta, V, dfv = _core.ols_robust(y, X, weights=w)
-                e, s, df = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
+                e_j, s_j, df_j = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
                 info["design"] = "ipw"
             elif cl is not None and cluster is not None:
                 _check_cluster_constant(t, cl, cluster)
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
                 beta, V, dfv = _core.ols_robust(y, X, cluster=cl)
-                e, s, df = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
+                e_j, s_j, df_j = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
                 info["design"] = "clustered"
             else:
-                e, s, df = _core.neyman_dim(y, t)
+                e_j, s_j, df_j = _core.neyman_dim(y, t)
                 info["design"] = "standard"
-            est.append(e)
-            se.append(s)
-            dfs.append(df)
+            est.append(e_j)
+            se.append(s_j)
+            dfs.append(df_j)
     if cluster:
         n_cl = d[cluster].nunique()
         info["n_clusters"] = int(n_cl)
