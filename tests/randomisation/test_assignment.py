@@ -435,3 +435,13 @@ def test_cluster_stepped_wedge_frequency_matches_probability() -> None:
         np.testing.assert_allclose(lvl["probability"], 1 / 3)
     z = (hits / reps - 1 / 3) / np.sqrt((1 / 3) * (2 / 3) / reps)
     assert np.abs(z).max() < 4.0
+
+
+def test_group_sums_are_exact_modulo_2_64() -> None:
+    from trialkit.randomisation._core import group_sums_u64
+
+    rng = np.random.default_rng(0)
+    v = rng.integers(0, 2**63, 20_000, dtype=np.int64).view(np.uint64) * np.uint64(3)
+    g = rng.integers(0, 30, 20_000)
+    ref = [sum(int(x) for x in v[g == k]) % 2**64 for k in range(30)]
+    assert [int(x) for x in group_sums_u64(v, g, 30)] == ref

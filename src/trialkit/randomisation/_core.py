@@ -70,13 +70,15 @@ def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int] | np.ndarray) -> np.nd
 
 
 def group_sums_u64(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum of uint64 ``values`` per group modulo 2**64, vectorised (four exact 16-bit bincounts)."""
+    """Sum of uint64 ``values`` per group modulo 2**64, vectorised (exact chunked bincounts)."""
     v = np.asarray(values, dtype=np.uint64)
     total = np.zeros(n_groups, dtype=np.uint64)
-    for k in range(4):
-        part = ((v >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float64)
-        sums = np.bincount(groups, weights=part, minlength=n_groups)  # exact: < 2**53
-        total += sums.astype(np.uint64) << np.uint64(16 * k)
+    # chunks of b bits summed as float64 stay exact while n * 2**b < 2**53
+    b = 16 if v.size >= 2**31 else 22
+    for k in range(-(-64 // b)):
+        part = ((v >> np.uint64(b * k)) & np.uint64((1 << b) - 1)).astype(np.float64)
+        sums = np.bincount(groups, weights=part, minlength=n_groups)
+        total += sums.astype(np.uint64) << np.uint64(b * k)
     return total
 
 
