@@ -183,6 +183,48 @@ def _outcomes_part(
     return f.outcomes(horizons=horizons)
 
 
+def _per_bucket(
+    part: Any,
+    source: PartitionedRegister,
+    *,
+    horizons: Sequence[int],
+    arm: str | None,
+    origin: str,
+    end_of_data: Any,
+    kwargs: dict[str, Any],
+    backend: Any,
+    n_jobs: int | None,
+    progress: bool,
+    desc: str,
+) -> tuple[list[Any], pd.Timestamp]:
+    """Run ``part`` (outcomes or moments) on every bucket with one end of data; drop empty buckets."""
+    eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
+    fn = partial(
+        part,
+        source=source,
+        horizons=list(horizons),
+        arm=arm,
+        origin=origin,
+        end_of_data=eod,
+        kwargs=kwargs,
+    )
+    parts = [
+        p
+        for p in map_tasks(
+            fn,
+            range(source.n_partitions),
+            backend=backend,
+            n_jobs=n_jobs,
+            progress=progress,
+            desc=desc,
+        )
+        if p is not None
+    ]
+    if not parts:
+        raise DataError(f"no persons in {source.path}")
+    return parts, eod
+
+
 def follow_up_outcomes(
     source: PartitionedRegister,
     *,
@@ -218,30 +260,19 @@ def follow_up_outcomes(
     DataFrame
         Indexed by person id.
     """
-    eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
-    fn = partial(
+    parts, _ = _per_bucket(
         _outcomes_part,
-        source=source,
-        horizons=list(horizons),
+        source,
+        horizons=horizons,
         arm=arm,
         origin=origin,
-        end_of_data=eod,
+        end_of_data=end_of_data,
         kwargs=follow_up_kwargs,
+        backend=backend,
+        n_jobs=n_jobs,
+        progress=progress,
+        desc="follow-up partitions",
     )
-    parts = [
-        p
-        for p in map_tasks(
-            fn,
-            range(source.n_partitions),
-            backend=backend,
-            n_jobs=n_jobs,
-            progress=progress,
-            desc="follow-up partitions",
-        )
-        if p is not None
-    ]
-    if not parts:
-        raise DataError(f"no persons in {source.path}")
     return pd.concat(parts).sort_index()
 
 
@@ -301,30 +332,19 @@ def horizon_effects(
     EffectTable
         Indexed by (arm, outcome, horizon).
     """
-    eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
-    fn = partial(
+    parts, eod = _per_bucket(
         _moments_part,
-        source=source,
-        horizons=list(horizons),
+        source,
+        horizons=horizons,
         arm=arm,
         origin=origin,
-        end_of_data=eod,
+        end_of_data=end_of_data,
         kwargs={},
+        backend=backend,
+        n_jobs=n_jobs,
+        progress=progress,
+        desc="effect partitions",
     )
-    parts = [
-        p
-        for p in map_tasks(
-            fn,
-            range(source.n_partitions),
-            backend=backend,
-            n_jobs=n_jobs,
-            progress=progress,
-            desc="effect partitions",
-        )
-        if p is not None
-    ]
-    if not parts:
-        raise DataError(f"no persons in {source.path}")
     total = pd.concat(parts).groupby(level=[0, 1]).sum()
     arms = sorted(total.index.get_level_values(1).unique())
     if control not in arms:
