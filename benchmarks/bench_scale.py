@@ -47,25 +47,27 @@ def register_part(n_persons: int, n_partitions: int, backend: str) -> None:
     from trialkit import scale
 
     print(f"\n== register of {n_persons:,} persons, {n_partitions} partitions, backend={backend}")
-    reg, _ = timed(
-        "make_register", tk.datasets.make_register, n_persons=n_persons, seed=1, truth_n=10_000
-    )
-    persons = reg.persons.assign(
-        arm=np.where(reg.persons["person_id"] % 2 == 0, "treatment", "control")
-    )
-    spells = reg.spells
-    print(f"  ({len(spells):,} spells)")
     tmp = Path(tempfile.mkdtemp(prefix="tk_scale_"))
+    chunk = min(n_persons, 1_000_000)
+    n_spells = 0
     try:
-        src, _ = timed(
-            "write partitioned Parquet",
-            scale.write_partitioned,
-            persons,
-            spells,
-            tmp,
-            n_partitions=n_partitions,
+        # generated and written a million persons at a time, as an extract would arrive
+        t0 = time.perf_counter()
+        for c, start in enumerate(range(0, n_persons, chunk)):
+            size = min(chunk, n_persons - start)
+            reg = tk.datasets.make_register(n_persons=size, seed=1 + c, truth_n=10_000)
+            persons = reg.persons.assign(person_id=reg.persons["person_id"] + start)
+            persons["arm"] = np.where(persons["person_id"] % 2 == 0, "treatment", "control")
+            spells = reg.spells.assign(person_id=reg.spells["person_id"] + start)
+            n_spells += len(spells)
+            src = scale.write_partitioned(persons, spells, tmp, n_partitions=n_partitions)
+            del reg, persons, spells
+        el = time.perf_counter() - t0
+        print(
+            f"  {'make_register + write partitioned Parquet':<52s} {el:8.1f} s   "
+            f"peak RSS {peak_mb():8.0f} MB   ({n_spells:,} spells)",
+            flush=True,
         )
-        del reg, persons, spells
         out, _ = timed(
             "status panel + horizon outcomes (per bucket)",
             scale.follow_up_outcomes,

@@ -866,7 +866,13 @@ class VerifyReport:
 def _load_certificate(certificate: Mapping[str, Any] | str) -> dict[str, Any]:
     if isinstance(certificate, (str, bytes)) or hasattr(certificate, "__fspath__"):
         with open(certificate, encoding="utf-8") as fh:  # type: ignore[arg-type]
-            certificate = json.load(fh)
+            try:
+                certificate = json.load(fh)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DataError(
+                    f"certificate file {str(certificate)!r} is not JSON ({exc}); "
+                    "pass the CERT.json written by `trialkit randomise --certificate`"
+                ) from exc
     if (
         not isinstance(certificate, Mapping)
         or certificate.get("certificate") != "trialkit.randomisation"
