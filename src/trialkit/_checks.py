@@ -8,13 +8,14 @@ rows it kept *and* an :class:`~trialkit.results.Exclusion` saying how many went.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trialkit.errors import DataError, DesignError
+from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
 from trialkit.results import Exclusion
 
 __all__ = [
@@ -60,7 +61,9 @@ def require_frame(data: Any, *, name: str = "data") -> pd.DataFrame:
     return data
 
 
-def require_columns(data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data") -> None:
+def require_columns(
+    data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data"
+) -> None:
     """Raise :class:`DataError` listing missing columns and the available ones.
 
     Examples
@@ -79,7 +82,9 @@ def require_columns(data: pd.DataFrame, columns: str | Sequence[str] | None, *, 
         )
 
 
-def require_numeric(data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data") -> None:
+def require_numeric(
+    data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data"
+) -> None:
     """Each column must be numeric or boolean; the message shows a few offending values."""
     for col in as_list(columns):
         s = data[col]
@@ -106,13 +111,19 @@ def require_binary(data: pd.DataFrame, column: str, *, name: str = "data") -> No
 
 
 def require_no_missing(
-    data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data", id: str | None = None
+    data: pd.DataFrame,
+    columns: str | Sequence[str] | None,
+    *,
+    name: str = "data",
+    id: str | None = None,
 ) -> None:
     """Raise when any of ``columns`` has missing values; name the count and the first rows/ids."""
     for col in as_list(columns):
         miss = data[col].isna().to_numpy()
         if miss.any():
-            where = data.loc[miss, id] if id is not None and id in data.columns else data.index[miss]
+            where = (
+                data.loc[miss, id] if id is not None and id in data.columns else data.index[miss]
+            )
             label = f"{id} values" if id is not None and id in data.columns else "rows"
             raise DataError(
                 f"column {col!r} of `{name}` has {int(miss.sum())} missing values "
@@ -137,6 +148,8 @@ def drop_missing(
     """Drop rows with missing values in ``columns`` and say how many went, per column.
 
     A row missing in several columns is counted once, under the first of them.
+    Whenever rows go, an :class:`~trialkit.errors.ExcludedRowsWarning` says how
+    many and why, so nothing is dropped silently.
 
     Returns
     -------
@@ -148,7 +161,10 @@ def drop_missing(
     Examples
     --------
     >>> df = pd.DataFrame({"y": [1.0, None, 3.0], "x": [None, 1, None]})
-    >>> kept, ex = drop_missing(df, ["y", "x"])
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     kept, ex = drop_missing(df, ["y", "x"])
     >>> len(kept), [str(e) for e in ex]
     (0, ['1 excluded: missing values [y]', '2 excluded: missing values [x]'])
     """
@@ -162,6 +178,13 @@ def drop_missing(
             gone |= miss
     if not gone.any():
         return data, ()
+    warnings.warn(
+        ExcludedRowsWarning(
+            f"{int(gone.sum())} of {len(data)} rows excluded: "
+            + "; ".join(f"{e.n} with {e.reason} in {e.column!r}" for e in excluded)
+        ),
+        stacklevel=3,
+    )
     return data.loc[~gone].copy(), tuple(excluded)
 
 

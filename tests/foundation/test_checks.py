@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,13 +82,25 @@ def test_choice_probability_positive_int():
 @given(st.lists(st.tuples(st.none() | st.floats(0, 1), st.none() | st.integers(0, 3)), max_size=30))
 def test_drop_missing_accounts_for_every_row(rows):
     df = pd.DataFrame(rows, columns=["y", "x"], dtype=object)
-    kept, excluded = c.drop_missing(df, ["y", "x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept, excluded = c.drop_missing(df, ["y", "x"])
     assert len(kept) + sum(e.n for e in excluded) == len(df)
     assert not kept.isna().any().any()
     assert all(e.n > 0 for e in excluded)
     expected_y = int(df["y"].isna().sum())
     got_y = sum(e.n for e in excluded if e.column == "y")
     assert got_y == expected_y
+
+
+def test_drop_missing_warns_with_counts():
+    from trialkit.errors import ExcludedRowsWarning
+
+    df = pd.DataFrame({"y": [1.0, None, None], "x": [1, 2, None]})
+    with pytest.warns(
+        ExcludedRowsWarning, match=r"2 of 3 rows excluded: 2 with missing values in 'y'"
+    ):
+        c.drop_missing(df, ["y", "x"])
 
 
 def test_drop_missing_returns_input_when_complete():
