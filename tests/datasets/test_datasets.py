@@ -101,7 +101,13 @@ def test_schema_columns_and_dtypes(small):
     ):
         for col, dt in dtypes.items():
             assert col in frame.columns, col
-            assert str(frame[col].dtype) == dt, (col, frame[col].dtype)
+            got = frame[col].dtype
+            if dt == "object":  # text: object under pandas 2, the str dtype under pandas 3
+                assert pd.api.types.is_string_dtype(got) or got == object, (col, got)
+            elif dt.startswith("datetime64"):  # resolution may differ between pandas versions
+                assert pd.api.types.is_datetime64_dtype(got), (col, got)
+            else:
+                assert str(got) == dt, (col, got)
     st_ = small.spells["state"]
     assert isinstance(st_.dtype, pd.CategoricalDtype)
     assert list(st_.cat.categories) == list(tk.datasets.STATES)
