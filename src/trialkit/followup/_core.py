@@ -340,13 +340,17 @@ def cox_fit(
         done = abs(ll_new - ll) <= tol * max(abs(ll), 1.0) and np.max(np.abs(step)) < 1e-8
         beta, ll, grad, info = new, ll_new, g_new, i_new
         if done:
-            converged = True
+            # A step that only became small by halving means a flat (monotone)
+            # likelihood: a coefficient running off to infinity, not a maximum.
+            converged = halvings < 20
             break
     ll, grad, info, parts = _cox_terms(cd, beta)
     try:
         cov = linalg.inv(info)
     except linalg.LinAlgError:
         cov = np.full((p, p), np.nan)
+    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
+        converged = False  # singular information: some coefficient is not identified
     out: dict[str, object] = {
         "beta": beta,
         "cov": cov,

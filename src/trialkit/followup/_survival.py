@@ -474,7 +474,11 @@ def cox(
         from trialkit.errors import ConvergenceWarning
 
         warnings.warn(
-            f"Cox fit did not converge in {max_iter} iterations", ConvergenceWarning, stacklevel=2
+            f"Cox fit did not converge (after {fit['n_iter']} of at most {max_iter} iterations): "
+            "the partial likelihood is flat or the information singular, so a coefficient may be "
+            "infinite (e.g. no events in one group of a covariate); results carry converged=False",
+            ConvergenceWarning,
+            stacklevel=2,
         )
     zph = None
     if ph_test:
