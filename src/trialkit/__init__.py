@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from trialkit import errors, results
+from trialkit._parallel import configure
 from trialkit._version import __version__
 from trialkit.errors import (
     DataError,
@@ -74,6 +75,7 @@ _VERBS = {
 
 __all__ = [
     "__version__",
+    "configure",
     "errors",
     "results",
     "TrialkitError",

@@ -89,7 +89,7 @@ def _dask_client() -> Any:
     except ValueError as exc:
         raise DesignError(
             "backend='dask' found no Dask client: start one (distributed.Client(...)) or set the "
-            "scheduler address with trialkit._parallel.configure(scheduler=...) / TRIALKIT_SCHEDULER"
+            "scheduler address with trialkit.configure(scheduler=...) or TRIALKIT_SCHEDULER"
         ) from exc
 
 
