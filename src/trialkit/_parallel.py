@@ -151,10 +151,16 @@ def _run_chunk(
     seeds: Sequence[np.random.SeedSequence],
     start: int,
 ) -> list[Any]:
+    # One BLAS thread everywhere: a multithreaded BLAS sums in an order that depends on
+    # its thread count, which differs between this process and joblib/Dask workers, and
+    # results must be bit-identical whatever the backend.
+    from threadpoolctl import threadpool_limits
+
     out = []
-    for j, ss in enumerate(seeds):
-        rng = np.random.Generator(np.random.PCG64(ss))
-        out.append(fn(rng, start + j))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for j, ss in enumerate(seeds):
+            rng = np.random.Generator(np.random.PCG64(ss))
+            out.append(fn(rng, start + j))
     return out
 
 
