@@ -49,14 +49,25 @@ SEType = Literal["auto", "cluster", "robust", "abadie_imbens"]
 _SCORE_WORDS = ("propensity", "employability", "mahalanobis")
 
 
-def _stratum_codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Integer code per row of the combination of ``cols`` (0.. by first appearance)."""
+def _stratum_codes(
+    frame: pd.DataFrame, cols: list[str], factors: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Integer code per row of the combination of ``cols`` (0.. by first appearance).
+
+    ``factors`` may hold ``pd.factorize`` codes of some of the columns already
+    computed on ``frame`` (no missing values), so that a string column is hashed once.
+    """
     if not cols:
         return np.zeros(len(frame), dtype=np.int64)
     codes = np.zeros(len(frame), dtype=np.int64)
     for c in cols:
-        k, uniq = pd.factorize(frame[c], use_na_sentinel=False)
-        codes = codes * len(uniq) + k
+        if factors is not None and c in factors:
+            k = factors[c]
+            n_uniq = int(k.max()) + 1 if k.size else 0
+        else:
+            k, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+            n_uniq = len(uniq)
+        codes = codes * n_uniq + k
         codes = pd.factorize(codes)[0].astype(np.int64) if len(cols) > 1 else codes
     return codes.astype(np.int64)
 
@@ -190,7 +201,13 @@ class Matching:
         )
         check_cols = list(dict.fromkeys(check_cols))
         excluded: list[Exclusion] = []
-        miss = {c: int(frame[c].isna().sum()) for c in check_cols}
+        # exact-matching columns are factorised once: their codes give the missing
+        # counts (-1) and the strata, without a separate scan of (string) columns
+        factors = {c: pd.factorize(frame[c])[0] for c in self.exact}
+        miss = {
+            c: int(np.count_nonzero(factors[c] < 0)) if c in factors else int(frame[c].isna().sum())
+            for c in check_cols
+        }
         if any(miss.values()):
             if self.missing == "error":
                 listing = ", ".join(f"{c!r}: {n}" for c, n in miss.items() if n)
@@ -199,6 +216,7 @@ class Matching:
                     "missing='drop' to drop those rows (they are reported in `excluded`)"
                 )
             frame, ex = drop_missing(frame, check_cols, reason="missing value in a matching column")
+            factors = {c: pd.factorize(frame[c])[0] for c in self.exact}
             excluded.extend(ex)
         frame = frame.reset_index(drop=True)
         treat = frame[tcol].astype(bool).to_numpy()
@@ -264,7 +282,7 @@ class Matching:
                         )
                     )
 
-        strata = _stratum_codes(frame, list(self.exact))
+        strata = _stratum_codes(frame, list(self.exact), factors)
         meta: dict[str, Any] = {
             "method": self.method,
             "ratio": self.ratio,
@@ -279,8 +297,7 @@ class Matching:
         # strata with treated but no controls: reported
         keep = ~discarded
         if self.exact:
-            has0 = np.zeros(int(strata.max()) + 1, dtype=bool)
-            has0[np.unique(strata[keep & ~treat])] = True
+            has0 = np.bincount(strata[keep & ~treat], minlength=int(strata.max()) + 1) > 0
             orphan = keep & treat & ~has0[strata]
             if orphan.any():
                 cells = (
@@ -506,8 +523,7 @@ class _StratumJob:
 
 
 def _has_controls(strata: np.ndarray, treat: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    has0 = np.zeros(int(strata.max()) + 1, dtype=bool)
-    has0[np.unique(strata[keep & ~treat])] = True
+    has0 = np.bincount(strata[keep & ~treat], minlength=int(strata.max()) + 1) > 0
     return has0[strata]
 
 
