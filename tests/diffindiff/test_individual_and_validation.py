@@ -53,6 +53,26 @@ def test_absorbed_matches_pyfixest(absorbed, key, kw):
         assert r.loc[term, "se"] == pytest.approx(ref[key]["se"][term], abs=TOL)
 
 
+@pytest.mark.parametrize(
+    ("key", "kw"),
+    [("balanced", {}), ("balanced_x_muni", {"covariates": "x", "cluster": "municipality"})],
+)
+def test_absorbed_balanced_closed_form_any_row_order(absorbed, key, kw):
+    """Shuffled rows use the scatter-to-cell-order path; same pyfixest numbers; input intact."""
+    df, ref = absorbed
+    shuffled = df.sample(frac=1.0, random_state=3)
+    before = shuffled.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = absorbed_did(shuffled, outcome="y", **kw)
+    r = res.to_frame()
+    assert res.meta["balanced_closed_form"]
+    for term, val in ref[key]["coef"].items():
+        assert r.loc[term, "estimate"] == pytest.approx(val, abs=TOL)
+        assert r.loc[term, "se"] == pytest.approx(ref[key]["se"][term], abs=TOL)
+    pd.testing.assert_frame_equal(shuffled, before)
+
+
 def test_absorbed_rejects_duplicates(absorbed):
     df = absorbed[0]
     with pytest.raises(DataError, match="duplicate rows"):

@@ -160,14 +160,16 @@ def absorbed_did(
         dup = bool(np.any(sk[1:] == sk[:-1]))
     if dup:
         raise DataError(f"`data` has duplicate rows for the same {unit!r} and {time!r}")
-    y = data[outcome].to_numpy(dtype=float)[keep]
-    x = np.column_stack(
-        [data[treatment].to_numpy(dtype=float)[keep]]
-        + [data[c].to_numpy(dtype=float)[keep] for c in covs]
-    )
+
+    def _col(name: str) -> np.ndarray:
+        v = data[name].to_numpy(dtype=float)
+        return v if all_kept else v[keep]
+
+    y = _col(outcome)
+    x = np.column_stack([_col(treatment)] + [_col(c) for c in covs])
     w = None
     if weights:
-        w = data[weights].to_numpy(dtype=float)[keep]
+        w = _col(weights)
         if (w < 0).any():
             raise DataError(f"column {weights!r} must be non-negative")
         pos = w > 0
@@ -180,16 +182,25 @@ def absorbed_did(
     n_periods = int(tc.max()) + 1
     N = y.size
     balanced = w is None and N == n_units * n_periods
+    # rows of the model arrays in data order, or (balanced panels) in unit-major cell order
+    cell: np.ndarray | None = None
     if balanced:
-        # exact two-way within transformation, one column at a time, in place
+        # Balanced panel: the two-way within transformation is closed form,
+        # y_it - ybar_i. - ybar_.t + ybar_.., applied on the unit x period matrix view of
+        # each column (rows scattered into cell order unless already sorted by unit, time).
         dm = np.empty((N, 1 + x.shape[1]), order="F")  # contiguous columns
-        dm[:, 0] = y
-        dm[:, 1:] = x
+        if N < 2 or bool(np.all(key[1:] > key[:-1])):
+            dm[:, 0] = y
+            dm[:, 1:] = x
+        else:
+            cell = key
+            dm[cell, 0] = y
+            dm[cell, 1:] = x
         del y
         for j in range(dm.shape[1]):
-            v = dm[:, j]
-            v -= (np.bincount(uc, weights=v, minlength=n_units) / n_periods)[uc]
-            v -= (np.bincount(tc, weights=v, minlength=n_periods) / n_units)[tc]
+            m = dm[:, j].reshape(n_units, n_periods)  # a view: demeaned in place
+            m -= m.mean(axis=1, keepdims=True)
+            m -= m.mean(axis=0, keepdims=True)
         converged, iters = True, 1
     else:
         dm, converged, iters = _core.demean(
@@ -203,15 +214,30 @@ def absorbed_did(
             )
     log.debug("absorbed %d units and %d periods in %d sweeps", n_units, n_periods, iters)
     yd, xd = dm[:, 0], dm[:, 1:]
-    sw = np.ones(N) if w is None else np.sqrt(w)
-    xw = xd * sw[:, None]
-    yw = yd * sw
-    xtx = xw.T @ xw
+    if w is None:
+        xw, yw = xd, yd
+    else:
+        sw = np.sqrt(w)
+        xw = xd * sw[:, None]
+        yw = yd * sw
+    k = xw.shape[1]
+    # X'X and X'y from contiguous column dot products (no N x k temporaries)
+    xtx = np.array([[xw[:, a] @ xw[:, b] for b in range(k)] for a in range(k)])
     if np.linalg.matrix_rank(xtx) < xtx.shape[0]:
         raise EstimationError(
             f"{treatment!r} (or a covariate) is collinear with the person and period effects"
         )
-    beta, resid_w, xtx_inv = _core.ols(yw, xw)
+    xtx_inv = np.linalg.pinv(xtx)
+    beta = xtx_inv @ np.array([xw[:, a] @ yw for a in range(k)])
+    resid_w = yw - xw @ beta
+
+    def _model_order(a: np.ndarray) -> np.ndarray:
+        if cell is None:
+            return a
+        out = np.empty_like(a)
+        out[cell] = a
+        return out
+
     if cluster:
         cl = pd.factorize(data[cluster].to_numpy()[keep])[0].astype(np.int64)
         if w is not None and not (data[weights].to_numpy(dtype=float)[keep] > 0).all():
@@ -220,9 +246,10 @@ def absorbed_did(
         # count treated clusters
         treated_rows = x[:, 0] != 0
         n_tr = int(np.count_nonzero(np.bincount(cl[treated_rows])))
+        cl = _model_order(cl)
     else:
-        cl = uc
         n_tr = int(np.count_nonzero(np.bincount(uc[x[:, 0] != 0])))
+        cl = _model_order(uc)
     n_cl = int(cl.max()) + 1
     warn_few_clusters(
         n_cl, n_tr, what=f"clusters of {cluster!r}" if cluster else "units", stacklevel=3
