@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import warnings
 
 import numpy as np
@@ -156,22 +157,15 @@ def test_input_not_mutated(df):
     pd.testing.assert_frame_equal(df, before)
 
 
-@given(df=datasets())
-def test_greedy_equals_slow_reference(df):
-    """Vectorised / union-find greedy equals a direct transcription of the greedy rule."""
-    d = np.log(df["score"].to_numpy() / (1 - df["score"].to_numpy()))
-    t = df["treated"].to_numpy()
-    s = pd.factorize(df["band"])[0]
-    cal = 0.3
-    mm = _core.nearest_greedy(distance=d, treat=t, stratum=s, ratio=2, replace=False, caliper=cal)
-    # slow reference
+def _slow_greedy(d, t, s, cal, ratio):
+    """A direct transcription of the greedy rule (largest score first, ties by row)."""
     idx1 = np.flatnonzero(t)
     order = sorted(range(idx1.size), key=lambda k: (-d[idx1[k]], k))
     rank = _core.stable_rank(d)
     avail = set(np.flatnonzero(~t).tolist())
-    ref = -np.ones((idx1.size, 2), dtype=int)
+    ref = -np.ones((idx1.size, ratio), dtype=int)
     active = list(order)
-    for r in range(2):
+    for r in range(ratio):
         nxt = []
         for k in active:
             i = idx1[k]
@@ -193,7 +187,37 @@ def test_greedy_equals_slow_reference(df):
             avail.discard(best)
             nxt.append(k)
         active = nxt
-    assert np.array_equal(mm, ref)
+    return ref
+
+
+@given(df=datasets(), ratio=st.integers(1, 2))
+def test_greedy_equals_slow_reference(df, ratio):
+    """Downward sweep (1:1) / union-find (1:2) greedy equals a direct transcription of the
+    greedy rule."""
+    d = np.log(df["score"].to_numpy() / (1 - df["score"].to_numpy()))
+    t = df["treated"].to_numpy()
+    s = pd.factorize(df["band"])[0]
+    mm = _core.nearest_greedy(
+        distance=d, treat=t, stratum=s, ratio=ratio, replace=False, caliper=0.3
+    )
+    assert np.array_equal(mm, _slow_greedy(d, t, s, 0.3, ratio))
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    n_strata=st.integers(1, 4),
+    caliper=st.sampled_from([math.inf, 0.5, 1.0, 2.5]),
+)
+def test_greedy_with_tied_scores_equals_slow_reference(seed, n, n_strata, caliper):
+    """Scores with many ties (and strata without controls) -- the 1:1 sweep's edge cases."""
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 6, n).astype(float)
+    t = rng.random(n) < 0.5
+    s = rng.integers(0, n_strata, n)
+    cal = None if math.isinf(caliper) else caliper
+    mm = _core.nearest_greedy(distance=d, treat=t, stratum=s, ratio=1, replace=False, caliper=cal)
+    assert np.array_equal(mm, _slow_greedy(d, t, s, caliper, 1))
 
 
 # -------------------------------------------------------------------- optimal

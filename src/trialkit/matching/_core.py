@@ -177,12 +177,27 @@ def nearest_greedy(
             if not active.any():
                 break
         return mm
-    # without replacement: sequential by nature; union-find "nearest available"
-    # pointers keep each search amortised O(1) (Tarjan 1975).
+    # without replacement: sequential by nature (each choice depends on the earlier
+    # ones). In the usual case -- 1:1, treated taken from the highest score down -- a
+    # single downward sweep per stratum needs O(1) work per treated unit and memory
+    # only per treated unit; otherwise union-find pointers (below).
+    seq_arr = _treated_order(distance, idx1, order, priority)
+    if ratio == 1:
+        s1 = st[idx1]
+        grouped = seq_arr[np.argsort(s1[seq_arr], kind="stable")]
+        pg = pos[grouped]
+        same = s1[grouped][1:] == s1[grouped][:-1]
+        if not np.any(same & (pg[1:] > pg[:-1])):
+            got = _sweep_down(cd, d1, lo, hi, pos, s1, grouped, cal)
+            ok = got >= 0
+            mm[ok, 0] = ctrl_rows[got[ok]]
+            return mm
+    # union-find "nearest available" pointers keep each search amortised O(1)
+    # (Tarjan 1975).
     n0 = cd.size
     par_r = list(range(n0 + 1))  # par_r[j] -> smallest available >= j (n0 = none)
     par_l = list(range(n0 + 1))  # par_l[j + 1] -> largest available <= j, shifted by one
-    seq = _treated_order(distance, idx1, order, priority).tolist()
+    seq = seq_arr.tolist()
     cdl = cd.tolist()
     d1l = d1.tolist()
     lol = lo.tolist()
@@ -242,6 +257,102 @@ def nearest_greedy(
     ok = chosen >= 0
     mm[ok] = ctrl_rows[chosen[ok]]
     return mm
+
+
+def _sweep_down(
+    cd: np.ndarray,
+    d1: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    pos: np.ndarray,
+    s1: np.ndarray,
+    seq: np.ndarray,
+    cal: float,
+) -> np.ndarray:
+    """Greedy 1:1 matching without replacement as one downward sweep per stratum.
+
+    Valid when, within each stratum, the treated units in ``seq`` (grouped by
+    stratum, in matching order) have non-increasing insertion points ``pos`` among
+    the sorted control scores ``cd`` -- true for the largest-score-first order.
+    Then every earlier unit sits at or above the current one, so (i) the controls
+    it took *below* the current point are always the nearest free ones below it:
+    they form one block of ``k`` controls just under the sweep, and the left
+    candidate is ``pos - 1 - k``; (ii) the free controls above the current point
+    are those the sweep passed and did not owe to that block, kept on a stack of
+    index ranges whose top holds the nearest one. Each unit then costs O(1),
+    giving the same choices as the union-find search (ties to the left control).
+    Returns each treated unit's control position in ``cd`` (-1 = none).
+    """
+    n1 = d1.size
+    out = [-1] * n1
+    cdl = cd.tolist()
+    d1l = d1.tolist()
+    lol = lo.tolist()
+    hil = hi.tolist()
+    posl = pos.tolist()
+    s1l = s1.tolist()
+    prev_s = -1
+    top = 0
+    k = 0
+    st_a: list[int] = []  # free ranges [st_a[i], st_b[i]) above the sweep; last = nearest
+    st_b: list[int] = []
+    for t in seq.tolist():
+        lo_t = lol[t]
+        if s1l[t] != prev_s:  # a new stratum: nothing taken yet
+            prev_s = s1l[t]
+            top = hil[t]
+            k = 0
+            st_a = []
+            st_b = []
+        p = posl[t]
+        m = top - p
+        if m > 0:  # the sweep passes controls [p, top): the first k of them were taken
+            if k >= m:
+                k -= m
+            else:
+                st_a.append(p)
+                st_b.append(top - k)
+                k = 0
+            top = p
+        dt = d1l[t]
+        jl = p - 1 - k
+        if jl >= lo_t:
+            a = dt - cdl[jl]
+            if a < 0:
+                a = -a
+            if st_a:
+                jr = st_a[-1]
+                b = cdl[jr] - dt
+                if b < 0:
+                    b = -b
+                if b < a:
+                    if b > cal:
+                        continue
+                    out[t] = jr
+                    if jr + 1 == st_b[-1]:
+                        st_a.pop()
+                        st_b.pop()
+                    else:
+                        st_a[-1] = jr + 1
+                    continue
+            if a > cal:
+                continue
+            out[t] = jl
+            k += 1
+        elif st_a:
+            jr = st_a[-1]
+            b = cdl[jr] - dt
+            if b < 0:
+                b = -b
+            if b > cal:
+                continue
+            out[t] = jr
+            if jr + 1 == st_b[-1]:
+                st_a.pop()
+                st_b.pop()
+            else:
+                st_a[-1] = jr + 1
+    return np.asarray(out, dtype=np.int64)
 
 
 def nearest_mahalanobis(
