@@ -616,6 +616,14 @@ def cluster_vcov(
     scores = np.column_stack(
         [np.bincount(cluster, weights=x[:, j] * resid, minlength=n_cl) for j in range(k)]
     )
+    return cr1_from_scores(scores, xtx_inv, n, n_absorbed=n_absorbed)
+
+
+def cr1_from_scores(
+    scores: np.ndarray, xtx_inv: np.ndarray, n: int, *, n_absorbed: int = 0
+) -> np.ndarray:
+    """CR1 covariance from the G x K matrix of cluster score sums :math:`X_g'u_g`."""
+    n_cl, k = scores.shape
     meat = scores.T @ scores
     kk = k + n_absorbed
     factor = n_cl / (n_cl - 1) * (n - 1) / (n - kk)

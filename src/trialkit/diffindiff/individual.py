@@ -181,6 +181,7 @@ def absorbed_did(
     n_units = int(uc.max()) + 1
     n_periods = int(tc.max()) + 1
     N = y.size
+    treated_rows = x[:, 0] != 0
     balanced = w is None and N == n_units * n_periods
     # rows of the model arrays in data order, or (balanced panels) in unit-major cell order
     cell: np.ndarray | None = None
@@ -196,7 +197,7 @@ def absorbed_did(
             cell = key
             dm[cell, 0] = y
             dm[cell, 1:] = x
-        del y
+        del y, x, tc, key  # free the row copies before the projections
         for j in range(dm.shape[1]):
             m = dm[:, j].reshape(n_units, n_periods)  # a view: demeaned in place
             m -= m.mean(axis=1, keepdims=True)
@@ -229,7 +230,9 @@ def absorbed_did(
         )
     xtx_inv = np.linalg.pinv(xtx)
     beta = xtx_inv @ np.array([xw[:, a] @ yw for a in range(k)])
-    resid_w = yw - xw @ beta
+    resid_w = yw if w is None else yw.copy()  # the demeaned outcome is not needed again
+    for a in range(k):
+        resid_w -= beta[a] * xw[:, a]
 
     def _model_order(a: np.ndarray) -> np.ndarray:
         if cell is None:
@@ -244,17 +247,26 @@ def absorbed_did(
             cl = cl[data[weights].to_numpy(dtype=float)[keep] > 0]
             cl = pd.factorize(cl)[0].astype(np.int64)
         # count treated clusters
-        treated_rows = x[:, 0] != 0
         n_tr = int(np.count_nonzero(np.bincount(cl[treated_rows])))
         cl = _model_order(cl)
     else:
-        n_tr = int(np.count_nonzero(np.bincount(uc[x[:, 0] != 0])))
+        n_tr = int(np.count_nonzero(np.bincount(uc[treated_rows])))
         cl = _model_order(uc)
     n_cl = int(cl.max()) + 1
     warn_few_clusters(
         n_cl, n_tr, what=f"clusters of {cluster!r}" if cluster else "units", stacklevel=3
     )
-    vcov = _core.cluster_vcov(xw, resid_w, xtx_inv, cl, n_absorbed=n_periods)
+    buf = np.empty(N)
+    by_unit_matrix = balanced and not cluster  # clusters = rows of the unit x period view
+    scores = np.empty((n_cl, k))
+    for a in range(k):
+        np.multiply(xw[:, a], resid_w, out=buf)
+        if by_unit_matrix:
+            scores[:, a] = buf.reshape(n_units, n_periods).sum(axis=1)
+        else:
+            scores[:, a] = np.bincount(cl, weights=buf, minlength=n_cl)
+    del buf
+    vcov = _core.cr1_from_scores(scores, xtx_inv, N, n_absorbed=n_periods)
     se = np.sqrt(np.diag(vcov))
     df_t = n_cl - 1
     q = stats.t.ppf(1 - alpha / 2, df_t)
