@@ -27,6 +27,7 @@ __all__ = [
     "assign_by_counts",
     "bernoulli_codes",
     "sha256_arrays",
+    "sorted_group_sums_u64",
     "ols_robust",
     "neyman_dim",
     "blocked_dim",
@@ -73,12 +74,29 @@ def group_sums_u64(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.
     """Sum of uint64 ``values`` per group modulo 2**64, vectorised (exact chunked bincounts)."""
     v = np.asarray(values, dtype=np.uint64)
     total = np.zeros(n_groups, dtype=np.uint64)
+    if v.size == 0:
+        return total
     # chunks of b bits summed as float64 stay exact while n * 2**b < 2**53
     b = 16 if v.size >= 2**31 else 22
     for k in range(-(-64 // b)):
         part = ((v >> np.uint64(b * k)) & np.uint64((1 << b) - 1)).astype(np.float64)
         sums = np.bincount(groups, weights=part, minlength=n_groups)
         total += sums.astype(np.uint64) << np.uint64(b * k)
+    return total
+
+
+def sorted_group_sums_u64(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Sum modulo 2**64 of consecutive runs of ``values`` of lengths ``sizes`` (empty runs: 0).
+
+    Same result as :func:`group_sums_u64` when ``values`` are laid out group by group.
+    """
+    v = np.asarray(values, dtype=np.uint64)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = np.zeros(sizes.size, dtype=np.uint64)
+    nonempty = sizes > 0
+    if v.size:
+        starts = (np.cumsum(sizes) - sizes)[nonempty]
+        total[nonempty] = np.add.reduceat(v, starts)  # uint64 addition wraps modulo 2**64
     return total
 
 
@@ -97,7 +115,7 @@ def sha256_arrays(*parts: np.ndarray | bytes | str) -> str:
                 a = a.byteswap().view(a.dtype.newbyteorder("<"))
             h.update(str(a.dtype.str).encode())
             h.update(a.size.to_bytes(8, "little"))
-            h.update(a.tobytes())
+            h.update(memoryview(a.reshape(-1)).cast("B"))  # the raw buffer, without a copy
     return h.hexdigest()
 
 

@@ -10,6 +10,7 @@ unit list can re-derive it.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import time
@@ -60,6 +61,8 @@ class ArmRatioError(DesignError, DataError):
 
 _ID_HASH_KEY = "trialkit-ids-v01"  # 16 bytes: siphash key for string ids
 _MISSING_LABEL = "<missing>"
+_IDS_INLINE_MAX = 100_000  # above this many units, integer id lists are stored packed (base64)
+_LIST_MAX = 20  # ids named in a verify report, per kind of difference
 
 
 # ---------------------------------------------------------------------------
@@ -163,6 +166,87 @@ def _group_hashes(h0: np.ndarray, codes: np.ndarray, n_groups: int) -> list[str]
     return [f"{int(x):016x}" for x in out]
 
 
+def canonical_ids(values: pd.Series, kind: str) -> np.ndarray:
+    """The ids as the certificate records them: int64 (``kind="int"``) or str objects."""
+    if kind == "int":
+        return np.asarray(values.to_numpy()).astype(np.int64, copy=False)
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def _sorted_ids(
+    ids: np.ndarray, codes: np.ndarray | None, n_codes: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ids in sorted order and the stratum code of each (one sort of packed keys for ints)."""
+    if ids.dtype == np.int64 and ids.size:
+        lo = int(ids.min())
+        span = int(ids.max()) - lo
+        c_bits = (n_codes - 1).bit_length() if codes is not None and n_codes > 1 else 0
+        if span.bit_length() + c_bits <= 64:
+            key = ids.view(np.uint64) - np.uint64(lo & 0xFFFFFFFFFFFFFFFF)  # wraps: exact
+            if c_bits:
+                key <<= np.uint64(c_bits)
+                key |= np.asarray(codes).astype(np.uint64)
+            key.sort()
+            sorted_codes = None
+            if codes is not None:
+                sorted_codes = (key & np.uint64((1 << c_bits) - 1)).astype(np.int64)
+                key >>= np.uint64(c_bits)
+            key += np.uint64(lo & 0xFFFFFFFFFFFFFFFF)
+            return key.view(np.int64), sorted_codes
+    order = np.argsort(ids, kind="stable")
+    return ids[order], (None if codes is None else np.asarray(codes)[order].astype(np.int64))
+
+
+def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
+    """A JSON-safe int64 vector: a plain list when short, else little-endian bytes in base64."""
+    a = np.asarray(a, dtype=np.int64)
+    if a.size <= _IDS_INLINE_MAX:
+        return a.tolist()
+    first = int(a[0]) if delta else 0
+    u = a.view(np.uint64)
+    d = u[1:] - u[:-1] if delta else u  # sorted ids: gaps >= 1, modulo 2**64
+    top = int(d.max()) if d.size else 0
+    width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
+    dt = np.dtype(f"<u{width}")
+    return {
+        "encoding": "base64",
+        "dtype": dt.str,
+        "delta": bool(delta),
+        "first": first,
+        "n": int(a.size),
+        "data": base64.b64encode(d.astype(dt).tobytes()).decode("ascii"),
+    }
+
+
+def _unpack_ints(rec: Any) -> np.ndarray:
+    """Inverse of :func:`_pack_ints` (also accepts a plain list of ids or strings)."""
+    if not isinstance(rec, Mapping):
+        vals = list(rec)
+        if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            return np.asarray(vals, dtype=np.int64)
+        return np.asarray([str(v) for v in vals], dtype=object)
+    d = np.frombuffer(base64.b64decode(rec["data"]), dtype=np.dtype(rec["dtype"]))
+    d = d.astype(np.uint64)
+    if not rec.get("delta"):
+        return d.view(np.int64)
+    out = np.empty(int(rec["n"]), dtype=np.uint64)
+    out[0] = np.uint64(int(rec["first"]) & 0xFFFFFFFFFFFFFFFF)
+    out[1:] = d
+    np.cumsum(out, out=out)  # wraps modulo 2**64, as the gaps were taken
+    return out.view(np.int64)
+
+
+def _id_record(prep: _Prepared) -> tuple[Any, Any]:
+    """Certificate fields ``ids`` (sorted) and ``id_strata`` (stratum code of each)."""
+    codes = prep.unit_strata if len(prep.stratum_labels) > 1 else None
+    ids, sc = _sorted_ids(prep.ids, codes, len(prep.stratum_labels))
+    if prep.id_kind == "int":
+        rec: Any = _pack_ints(ids, delta=True)
+    else:
+        rec = ids.tolist()
+    return rec, (None if sc is None else _pack_ints(sc, delta=False))
+
+
 def _seed_parts(ss: np.random.SeedSequence, draw: int) -> tuple[np.ndarray, np.random.Generator]:
     """Id-hash key words and a generator for draw number ``draw`` of a seed."""
     key_ss = np.random.SeedSequence(
@@ -211,6 +295,7 @@ class _Prepared:
     unit_strata: np.ndarray  # stratum code of each person
     covariates: np.ndarray | None  # person-level covariates (rerandomisation)
     ids_hash: str = ""
+    ids: np.ndarray | None = None  # canonical ids (int64 or str objects), row order
 
 
 def _prepare(
@@ -227,6 +312,7 @@ def _prepare(
         units, [id, *strata, *([cluster] if cluster else []), *covariates], name="units"
     )
     h0, kind = id_hash(units[id], column=id)
+    ids = canonical_ids(units[id], kind)
     srt = np.sort(h0)
     ids_hash = _core.sha256_arrays(kind, srt)
     if srt.size > 1 and np.any(srt[1:] == srt[:-1]):
@@ -244,7 +330,18 @@ def _prepare(
         cov = units[covariates].to_numpy(dtype=float)
     if cluster is None:
         return _Prepared(
-            len(units), h0, kind, h0, None, None, unit_strata, labels, unit_strata, cov, ids_hash
+            len(units),
+            h0,
+            kind,
+            h0,
+            None,
+            None,
+            unit_strata,
+            labels,
+            unit_strata,
+            cov,
+            ids_hash,
+            ids,
         )
     cl = units[cluster]
     if cl.isna().any():
@@ -279,6 +376,7 @@ def _prepare(
         unit_strata,
         cov,
         ids_hash,
+        ids,
     )
 
 
@@ -321,12 +419,27 @@ def _draw_once(
     return codes, u, order
 
 
-def _assignment_hash(prep: _Prepared, codes: np.ndarray, order: np.ndarray | None) -> str:
+def _assignment_hash(
+    prep: _Prepared, codes: np.ndarray, order: np.ndarray | None
+) -> tuple[str, np.ndarray | None]:
     """SHA-256 of (unit hash, arm) pairs in a canonical order: the draw's own order
-    (stratum, then keyed hash), a function of ids, strata and seed only, or the id-hash order."""
+    (stratum, then keyed hash), a function of ids, strata and seed only, or the id-hash order.
+
+    Also returns the unit hashes in the draw's order (``None`` without one).
+    """
     if order is None:
-        order = np.argsort(prep.level_h0)
-    return _core.sha256_arrays("assignment", prep.level_h0[order], codes[order].astype(np.int16))
+        srt = np.argsort(prep.level_h0)
+        return _core.sha256_arrays(
+            "assignment", prep.level_h0[srt], codes[srt].astype(np.int16)
+        ), None
+    h_sorted = prep.level_h0[order]
+    # in the draw's order the arms run stratum by stratum, arm by arm (assign_by_counts), so
+    # codes[order] is rebuilt from the counts without a gather
+    S = len(prep.stratum_labels)
+    k = int(codes.max()) + 1 if codes.size else 1
+    counts = np.bincount(prep.strata * k + codes, minlength=S * k)
+    sorted_codes = np.repeat(np.tile(np.arange(k, dtype=np.int16), S), counts)
+    return _core.sha256_arrays("assignment", h_sorted, sorted_codes), h_sorted
 
 
 def _run_design(
@@ -377,7 +490,10 @@ class Assignment(Result):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "certificate", json.loads(json.dumps(dict(self.certificate))))
+        cert = dict(self.certificate)
+        # the id lists are JSON-safe already (ints, strs or a base64 record): no round trip
+        big = {k: cert.pop(k) for k in ("ids", "id_strata") if k in cert}
+        object.__setattr__(self, "certificate", {**json.loads(json.dumps(cert)), **big})
 
     def to_frame(self) -> pd.DataFrame:
         """Copy of the assignment table."""
@@ -798,7 +914,15 @@ def _certificate(
     S = len(prep.stratum_labels)
     k = len(design.arms)
     ids_hash = prep.ids_hash
-    assignment_hash = _assignment_hash(prep, codes, order)
+    assignment_hash, h_sorted = _assignment_hash(prep, codes, order)
+    sizes = np.bincount(prep.strata, minlength=S)
+    if S > 100_000:
+        group_hashes = None
+    elif h_sorted is not None:  # the draw's order runs stratum by stratum
+        group_hashes = [f"{int(x):016x}" for x in _core.sorted_group_sums_u64(h_sorted, sizes)]
+    else:
+        group_hashes = _group_hashes(prep.level_h0, prep.strata, S)
+    ids_rec, id_strata = _id_record(prep)
     counts = np.bincount(prep.strata * k + codes, minlength=S * k).reshape(S, k)
     cert: dict[str, Any] = {
         "certificate": "trialkit.randomisation",
@@ -821,8 +945,10 @@ def _certificate(
         "strata_hash": (
             _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) if strata else None
         ),
-        "stratum_sizes": np.bincount(prep.strata, minlength=S).tolist(),
-        "stratum_id_hashes": _group_hashes(prep.level_h0, prep.strata, S) if S <= 100_000 else None,
+        "stratum_sizes": sizes.tolist(),
+        "stratum_id_hashes": group_hashes,
+        "ids": ids_rec,
+        "id_strata": id_strata,
         "cluster": cluster,
         "n_clusters": int(prep.level_h0.size) if cluster else None,
         "cluster_hash": (
@@ -929,6 +1055,8 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
             f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
         )
         diffs.append(f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}")
+        if cert.get("ids") is not None:
+            diffs.extend(_id_differences(prep, cert))
     if (
         strata
         and _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) != cert["strata_hash"]
@@ -946,6 +1074,9 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
             ]
             msg += f": membership differs in {len(changed)} strata, e.g. {changed[:5]}"
         diffs.append(msg)
+        moved = _strata_moves(prep, cert)
+        if moved:
+            diffs.append(moved)
     if (
         cluster
         and _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])  # type: ignore[arg-type]
@@ -969,11 +1100,79 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
             codes, _, _, order = _run_design(prep, design, _ss_from_record(cert["seed"]))
         except DesignError as exc:
             return VerifyReport(False, (str(exc),))
-        if _assignment_hash(prep, codes, order) != cert["assignment_hash"]:
+        if _assignment_hash(prep, codes, order)[0] != cert["assignment_hash"]:
             diffs.append(
                 "the re-derived assignment differs from the certified one (assignment hash)"
             )
     return VerifyReport(not diffs, tuple(diffs))
+
+
+def _fmt(values: np.ndarray) -> str:
+    shown = ", ".join(
+        repr(v.item() if isinstance(v, np.generic) else v) for v in values[:_LIST_MAX]
+    )
+    more = f", ... ({values.size - _LIST_MAX} more)" if values.size > _LIST_MAX else ""
+    return f"[{shown}{more}]"
+
+
+def _match(old: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``old`` and in ``now`` of the ids in both (hash join; ids are unique)."""
+    pos = pd.Index(old).get_indexer(now)
+    i_now = np.flatnonzero(pos >= 0)
+    return pos[i_now], i_now
+
+
+def _id_differences(prep: _Prepared, cert: Mapping[str, Any]) -> list[str]:
+    """Lines naming the ids added and removed since the certificate (first 20 of each)."""
+    old = _unpack_ints(cert["ids"]) if prep.id_kind == "int" else None
+    if old is None or old.dtype != np.int64:
+        old = np.asarray([str(v) for v in _unpack_ints(cert["ids"])], dtype=object)
+    now, _ = _sorted_ids(prep.ids, None, 1)  # type: ignore[arg-type]
+    if now.dtype != old.dtype:  # int ids certified, str ids now (or back): compare as text
+        now, old = now.astype(str).astype(object), old.astype(str).astype(object)
+        now.sort()
+        old.sort()
+    i_old, i_now = _match(old, now)
+    added = np.delete(now, i_now)
+    removed = np.delete(old, i_old)
+    out = []
+    if added.size:
+        out.append(f"ids added ({added.size}): {_fmt(added)}")
+    if removed.size:
+        out.append(f"ids removed ({removed.size}): {_fmt(removed)}")
+    return out
+
+
+def _strata_moves(prep: _Prepared, cert: Mapping[str, Any]) -> str | None:
+    """A line naming the units (present then and now) whose stratum changed, or None."""
+    if cert.get("ids") is None or "id_strata" not in cert:
+        return None
+    old_ids = _unpack_ints(cert["ids"])
+    old_labels = list(cert["stratum_labels"])
+    if cert["id_strata"] is None:  # one stratum when certified
+        old_codes = np.zeros(old_ids.size, dtype=np.int64)
+    else:
+        old_codes = _unpack_ints(cert["id_strata"])
+    now_ids, now_codes = _sorted_ids(prep.ids, prep.unit_strata, len(prep.stratum_labels))  # type: ignore[arg-type]
+    if now_codes is None:
+        now_codes = np.zeros(now_ids.size, dtype=np.int64)
+    if now_ids.dtype != old_ids.dtype:
+        return None
+    i_old, i_now = _match(old_ids, now_ids)
+    # the current labels as codes of the certified labels (-1: a label new since then)
+    pos = {lab: j for j, lab in enumerate(old_labels)}
+    lookup = np.asarray([pos.get(lab, -1) for lab in prep.stratum_labels], dtype=np.int64)
+    changed = old_codes[i_old] != lookup[now_codes[i_now]]
+    if not changed.any():
+        return None
+    idx = np.flatnonzero(changed)
+    shown = [
+        f"{old_ids[i_old[j]].item() if isinstance(old_ids[i_old[j]], np.generic) else old_ids[i_old[j]]!r}: {old_labels[old_codes[i_old[j]]]!r} -> "
+        f"{prep.stratum_labels[now_codes[i_now[j]]]!r}"
+        for j in idx[:_LIST_MAX]
+    ]
+    more = f", ... ({idx.size - _LIST_MAX} more)" if idx.size > _LIST_MAX else ""
+    return f"strata changed for {idx.size} units: [{', '.join(shown)}{more}]"
 
 
 def verify(units: pd.DataFrame, certificate: Mapping[str, Any] | str) -> bool:
