@@ -19,15 +19,18 @@ def get_ax(ax: Any = None, *, figsize: tuple[float, float] = (6.4, 4.0)) -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - optional extra
-        raise TrialkitError(
-            "plotting needs matplotlib: pip install 'trialkit[plot]'"
-        ) from exc
+        raise TrialkitError("plotting needs matplotlib: pip install 'trialkit[plot]'") from exc
     _, new_ax = plt.subplots(figsize=figsize)
     return new_ax
 
 
 def effect_plot(
-    table: pd.DataFrame, *, ax: Any = None, alpha: float = 0.05, label: str | None = None, **kwargs: Any
+    table: pd.DataFrame,
+    *,
+    ax: Any = None,
+    alpha: float = 0.05,
+    label: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Estimates with intervals: a line with a band for a numeric index, else a forest plot."""
     ax = get_ax(ax)
@@ -44,7 +47,9 @@ def effect_plot(
     else:
         y = np.arange(len(table))[::-1]
         err = np.vstack([table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]])
-        ax.errorbar(table["estimate"], y, xerr=err, fmt="o", capsize=3, label=label or level, **kwargs)
+        ax.errorbar(
+            table["estimate"], y, xerr=err, fmt="o", capsize=3, label=label or level, **kwargs
+        )
         ax.set_yticks(y)
         ax.set_yticklabels([str(v) for v in idx])
         ax.axvline(0.0, color="grey", lw=0.8, ls="--")

@@ -99,7 +99,9 @@ def seed_record(
     if isinstance(seed, np.random.SeedSequence):
         ent = seed.entropy
         ent_rec: int | list[int] = (
-            int(ent) if isinstance(ent, (int, np.integer)) else [int(e) for e in np.ravel(ent or [])]
+            int(ent)
+            if isinstance(ent, (int, np.integer))
+            else [int(e) for e in np.ravel(ent or [])]
         )
         if seed.spawn_key:
             return {"entropy": ent_rec, "spawn_key": [int(k) for k in seed.spawn_key]}
@@ -107,9 +109,7 @@ def seed_record(
     return int(seed)
 
 
-def child_seeds(
-    seed: SeedLike, n: int, *, start: int = 0
-) -> list[np.random.SeedSequence]:
+def child_seeds(seed: SeedLike, n: int, *, start: int = 0) -> list[np.random.SeedSequence]:
     """Child seed sequences for replications ``start .. start + n - 1``.
 
     Child ``i`` depends only on the parent seed and ``i`` -- not on chunking,

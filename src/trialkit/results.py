@@ -73,8 +73,7 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, pd.DataFrame):
         frame = obj.reset_index() if _has_named_index(obj) else obj
         return [
-            {str(k): jsonable(v) for k, v in row.items()}
-            for row in frame.to_dict(orient="records")
+            {str(k): jsonable(v) for k, v in row.items()} for row in frame.to_dict(orient="records")
         ]
     if isinstance(obj, pd.Series):
         return {str(k): jsonable(v) for k, v in obj.items()}
@@ -265,7 +264,9 @@ class EffectTable(Result):
             raise DataError(f"`table` must be a pandas DataFrame; got {type(self.table).__name__}")
         missing = [c for c in ESTIMATE_COLUMNS if c not in self.table.columns]
         if missing:
-            raise DataError(f"`table` lacks the columns {missing}; it has {list(self.table.columns)}")
+            raise DataError(
+                f"`table` lacks the columns {missing}; it has {list(self.table.columns)}"
+            )
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def to_frame(self) -> pd.DataFrame:
