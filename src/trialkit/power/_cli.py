@@ -127,6 +127,18 @@ def _no_power(args: argparse.Namespace) -> None:
         )
 
 
+def _solve_by_n_total(d: Any, args: argparse.Namespace) -> int:
+    """Power, sample size or MDE of a design sized by ``n_total``, whichever is missing."""
+    if args.effect is not None and args.n_total is not None:
+        _no_power(args)
+        return _emit(d.power(effect=args.effect, n_total=args.n_total), args)
+    if args.effect is not None:
+        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
+    if args.n_total is not None:
+        return _emit(d.mde(n_total=args.n_total, power=_target(args)), args)
+    raise DesignError("give --effect, --n-total or both")
+
+
 def _individual(args: argparse.Namespace) -> int:
     from trialkit.power import IndividualRCT
 
@@ -142,14 +154,7 @@ def _individual(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         alternative=args.alternative,
     )
-    if args.effect is not None and args.n_total is not None:
-        _no_power(args)
-        return _emit(d.power(effect=args.effect, n_total=args.n_total), args)
-    if args.effect is not None:
-        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
-    if args.n_total is not None:
-        return _emit(d.mde(n_total=args.n_total, power=_target(args)), args)
-    raise DesignError("give --effect, --n-total or both")
+    return _solve_by_n_total(d, args)
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -215,14 +220,7 @@ def _did(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         alternative=args.alternative,
     )
-    if args.effect is not None and args.n_total is not None:
-        _no_power(args)
-        return _emit(d.power(effect=args.effect, n_total=args.n_total), args)
-    if args.effect is not None:
-        return _emit(d.sample_size(effect=args.effect, power=_target(args)), args)
-    if args.n_total is not None:
-        return _emit(d.mde(n_total=args.n_total, power=_target(args)), args)
-    raise DesignError("give --effect, --n-total or both")
+    return _solve_by_n_total(d, args)
 
 
 def _survival(args: argparse.Namespace) -> int:
