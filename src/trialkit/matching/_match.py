@@ -188,6 +188,9 @@ class Matching:
         require_binary(data, tcol)
         if self.id is not None:
             require_unique(data, self.id)
+        elif "person_id" in data.columns:
+            # the data model's identifier: a person listed twice could be matched to themself
+            require_unique(data, "person_id")
         frame = data
         if score_is_array:
             arr = np.asarray(self.score, dtype=float).reshape(-1)
