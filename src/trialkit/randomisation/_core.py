@@ -115,7 +115,7 @@ def sha256_arrays(*parts: np.ndarray | bytes | str) -> str:
                 a = a.byteswap().view(a.dtype.newbyteorder("<"))
             h.update(str(a.dtype.str).encode())
             h.update(a.size.to_bytes(8, "little"))
-            h.update(memoryview(a.reshape(-1)).cast("B"))  # the raw buffer, without a copy
+            h.update(a.reshape(-1).data.cast("B"))  # the raw buffer, without a copy
     return h.hexdigest()
 
 

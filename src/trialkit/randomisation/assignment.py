@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -239,7 +239,7 @@ def _unpack_ints(rec: Any) -> np.ndarray:
 def _id_record(prep: _Prepared) -> tuple[Any, Any]:
     """Certificate fields ``ids`` (sorted) and ``id_strata`` (stratum code of each)."""
     codes = prep.unit_strata if len(prep.stratum_labels) > 1 else None
-    ids, sc = _sorted_ids(prep.ids, codes, len(prep.stratum_labels))
+    ids, sc = _sorted_ids(cast(np.ndarray, prep.ids), codes, len(prep.stratum_labels))
     if prep.id_kind == "int":
         rec: Any = _pack_ints(ids, delta=True)
     else:
