@@ -27,10 +27,11 @@ __all__ = ["ScoreResult", "propensity_score", "employability_score", "design_mat
 Link = Literal["logit", "probit"]
 
 
-def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric matrix of ``covariates``: numbers and booleans as they are, text and
-    categories as indicators of each level but the first (R's treatment contrasts;
-    levels sorted, or in categorical order)."""
+def _columns(
+    data: pd.DataFrame, covariates: Sequence[str], *, drop_first: bool
+) -> tuple[list[np.ndarray], list[str]]:
+    """Numbers and booleans as they are; text and categories as level indicators
+    (levels sorted, or in categorical order; the first dropped when ``drop_first``)."""
     cols: list[np.ndarray] = []
     names: list[str] = []
     for c in covariates:
@@ -45,9 +46,18 @@ def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nda
             else sorted(s.unique())
         )
         codes = pd.Categorical(s, categories=levels).codes
-        for k, lev in enumerate(levels[1:], start=1):
+        start = 1 if drop_first else 0
+        for k, lev in enumerate(levels[start:], start=start):
             cols.append((codes == k).astype(float))
             names.append(f"{c}_{lev}")
+    return cols, names
+
+
+def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Numeric matrix of ``covariates``: numbers and booleans as they are, text and
+    categories as indicators of each level but the first (R's treatment contrasts;
+    levels sorted, or in categorical order)."""
+    cols, names = _columns(data, covariates, drop_first=True)
     if not cols:
         return np.empty((len(data), 0)), []
     return np.column_stack(cols), names
@@ -55,23 +65,7 @@ def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nda
 
 def balance_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Like :func:`design_matrix` but with an indicator for *every* level (for balance tables)."""
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    for c in covariates:
-        s = data[c]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            cols.append(s.to_numpy(dtype=float))
-            names.append(c)
-            continue
-        levels = (
-            list(s.cat.categories)
-            if isinstance(s.dtype, pd.CategoricalDtype)
-            else sorted(s.unique())
-        )
-        codes = pd.Categorical(s, categories=levels).codes
-        for k, lev in enumerate(levels):
-            cols.append((codes == k).astype(float))
-            names.append(f"{c}_{lev}")
+    cols, names = _columns(data, covariates, drop_first=False)
     return np.column_stack(cols), names
 
 
