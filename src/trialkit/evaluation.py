@@ -77,7 +77,7 @@ def evaluate_observational(
     ),
     origin: str = "origin",
     did_outcome: str = "unemployment_rate",
-    seed: SeedLike = 0,
+    seed: SeedLike = None,
 ) -> ObservationalEvaluation:
     """Matched controls, five-year follow-up of the matched groups, and DiD -- in one call.
 
@@ -100,7 +100,8 @@ def evaluate_observational(
     did_outcome : str
         Panel outcome of the DiD.
     seed : int, Generator or None
-        Seed of the DiD bootstrap.
+        Seed of the DiD bootstrap and the follow-up bands; with None fresh entropy
+        is drawn and recorded in the results' ``seed`` (pass it back to replay).
 
     Returns
     -------

@@ -310,3 +310,23 @@ def test_joblib_partitions_give_the_serial_panel(small):
     np.testing.assert_array_equal(serial.codes, par.codes)
     np.testing.assert_array_equal(serial.codes, f.codes)
     pd.testing.assert_frame_equal(serial.outcomes([6, 12]), par.outcomes([6, 12]))
+
+
+def test_follow_up_to_dict_is_aggregate_and_consistent():
+    import json
+
+    from trialkit.followup._extras import _toy_follow_up
+
+    f = _toy_follow_up()
+    d = json.loads(json.dumps(f.to_dict()))
+    assert d["n_obs"] == f.n_persons == 200
+    assert d["persons_per_arm"] == {"treatment": 100, "control": 100}
+    # person-months add up to the panel, and match a direct count of each state
+    assert sum(d["person_months_by_state"].values()) == f.codes.size
+    assert d["person_months_by_state"]["censored"] == int((f.codes == -1).sum())
+    assert d["person_months_by_state"].get("employed", 0) == int(
+        (f.status_labels().to_numpy() == "employed").sum()
+    )
+    # aggregate only: its size does not grow with the number of persons
+    assert len(json.dumps(d)) < 600
+    pd.testing.assert_frame_equal(f.to_frame(), f.outcomes())

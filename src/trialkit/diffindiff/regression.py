@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from trialkit._parallel import map_replications
-from trialkit._rng import as_seed_sequence, seed_record
+from trialkit._rng import as_seed_sequence, child_seeds, seed_record
 from trialkit.diffindiff import _core
 from trialkit.diffindiff._inference import BLOCK, warn_few_clusters
 from trialkit.diffindiff._panel import Panel
@@ -27,6 +27,9 @@ from trialkit.errors import DataError, DesignError, EstimationError
 from trialkit.results import EffectTable
 
 __all__ = ["RegressionResult", "fit_regression"]
+
+# child-seed index of the sup-t band draws (far from any replication index)
+_BAND_STREAM = 2**31 - 1
 
 RegInference = Literal["cluster", "wild", "randomisation"]
 
@@ -39,7 +42,7 @@ class RegressionResult(EffectTable):
     Abraham); ``vcov`` is the CR1 covariance of the reported rows. For event studies
     ``band_low``/``band_high`` give the sup-t uniform band (Montiel Olea & Plagborg-Moller
     2019) from the CR1 covariance; its critical value is simulated from 5,000 normal draws
-    with a fixed internal seed, so the band is reproducible without a ``seed``.
+    from the call's ``seed`` (recorded in ``seed``; with None fresh entropy is drawn).
     Confidence intervals use Student's t with G - 1 degrees of freedom (G clusters); with
     ``inference="wild"`` they are inverted wild-bootstrap tests, with
     ``inference="randomisation"`` only the p-value is reported.
@@ -399,9 +402,14 @@ def fit_regression(
         extra["n_permutations"] = n_boot
         extra["permutation_distribution_sd"] = float(np.std(null))
     if index_name == "event_time":
-        # sup-t uniform band from the CR1 covariance (simulated, seed 0 for determinism)
+        # sup-t uniform band from the CR1 covariance, simulated from the call's seed
+        # (a child stream no replication index uses)
+        if seed_rec is None:
+            ss = as_seed_sequence(seed)
+            seed_rec = seed_record(ss)
+        band_rng = np.random.default_rng(child_seeds(ss, 1, start=_BAND_STREAM)[0])
         corr = v_main / np.outer(se, se)
-        draws = np.random.Generator(np.random.PCG64(20170801)).multivariate_normal(
+        draws = band_rng.multivariate_normal(
             np.zeros(n_main if weights_iw is None else len(names)), corr, size=5000, method="eigh"
         )
         crit = float(np.quantile(np.abs(draws).max(axis=1), 1 - alpha))

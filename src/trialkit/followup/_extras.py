@@ -223,7 +223,7 @@ def lee_bounds(
     control: Any,
     alpha: float = 0.05,
     n_boot: int = 200,
-    seed: Any = 0,
+    seed: Any = None,
     backend: Any = "serial",
     n_jobs: int | None = None,
 ) -> LeeBounds:

@@ -302,6 +302,57 @@ class FollowUp:
             lines.extend(f"  - {e}" for e in self.excluded)
         return "\n".join(lines)
 
+    def to_frame(self) -> pd.DataFrame:
+        """Person-level outcomes at the default horizons (:meth:`outcomes`).
+
+        This is the analysis table (one row per person); keep it inside the secure
+        environment -- :meth:`to_dict` is the aggregate, publishable view.
+
+        Examples
+        --------
+        >>> from trialkit.followup._extras import _toy_follow_up
+        >>> _toy_follow_up().to_frame().shape[0]
+        200
+        """
+        return self.outcomes()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe aggregate account of the panel (no person-level rows).
+
+        Keys: ``method``, ``n_obs``, ``months``, ``reference_day``, ``arm``,
+        ``persons_per_arm``, ``person_months_by_state`` (censored months under
+        ``"censored"``), ``overlaps_resolved``, ``excluded`` and ``meta``.
+
+        Examples
+        --------
+        >>> from trialkit.followup._extras import _toy_follow_up
+        >>> d = _toy_follow_up().to_dict()
+        >>> d["n_obs"], sum(d["persons_per_arm"].values())
+        (200, 200)
+        """
+        from trialkit.results import jsonable
+
+        names = {v: k for k, v in STATE_CODES.items()}
+        codes, counts = np.unique(self.codes, return_counts=True)
+        per_arm: dict[str, int] = {}
+        if self.arm is not None:
+            vc = self.persons[self.arm].value_counts(sort=False)
+            per_arm = {str(k): int(v) for k, v in vc.items()}
+        return {
+            "method": "follow_up",
+            "n_obs": self.n_persons,
+            "months": int(self.months),
+            "reference_day": int(self.reference_day),
+            "arm": self.arm,
+            "persons_per_arm": per_arm,
+            "person_months_by_state": {
+                names[int(c)]: int(k) for c, k in zip(codes, counts, strict=True)
+            },
+            "overlaps_resolved": int(self.overlaps_resolved),
+            "excluded": [e.to_dict() for e in self.excluded],
+            "meta": jsonable(self.meta),
+        }
+
     def bound(self, m: int) -> np.ndarray:
         """Day number (days since 1970-01-01) on which follow-up month ``m`` starts, per person."""
         first = (
@@ -557,7 +608,7 @@ class FollowUp:
         se_type: Literal["HC2", "HC1"] = "HC2",
         alpha: float = 0.05,
         n_draws: int = 10_000,
-        seed: Any = 0,
+        seed: Any = None,
         sustained_months: int = 6,
     ) -> HorizonEffects:
         r"""Effects of the arms on outcomes at each horizon, with simultaneous bands.
@@ -580,7 +631,8 @@ class FollowUp:
         se_type : {"HC2", "HC1"}
             Heteroskedasticity-robust variance when not clustered.
         n_draws, seed
-            Draws for the sup-t critical value of the simultaneous bands.
+            Draws for the sup-t critical value of the simultaneous bands; with
+            ``seed=None`` fresh entropy is drawn and recorded in ``result.seed``.
 
         Returns
         -------
