@@ -203,7 +203,7 @@ def test_group_time_randomisation_p_matches_exact_enumeration():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewClustersWarning)
         r = tk.did(df, cluster="cluster", **kw)
-        rt = r.randomisation_test(n_perm=3000, seed=2)
+        rt = r.randomisation_test(n_draws=3000, seed=2)
         obs = r.aggregate("simple").overall["estimate"]
         assert rt.statistic == pytest.approx(obs, abs=1e-12)
         null = []
@@ -277,3 +277,21 @@ def test_bacon_reveals_twfe_bias_with_growing_effects():
     ]
     np.testing.assert_allclose(est_post.estimate, true_post, atol=0.15)
     assert np.isfinite(cs_simple["estimate"])
+
+
+def test_timing_randomisation_test_n_perm_is_a_deprecated_alias_of_n_draws():
+    from trialkit.diffindiff.datasets import staggered_panel
+
+    r = tk.did(
+        staggered_panel(seed=0),
+        outcome="y",
+        unit="unit",
+        time="period",
+        first_treated="first_treated",
+        inference="analytic",
+    )
+    a = r.randomisation_test(n_draws=99, seed=3)
+    with pytest.warns(FutureWarning, match="n_draws"):
+        b = r.randomisation_test(n_perm=99, seed=3)
+    np.testing.assert_array_equal(a.null, b.null)
+    assert a.to_frame()["n_draws"].iloc[0] == 99 == a.n_draws

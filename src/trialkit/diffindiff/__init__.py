@@ -29,6 +29,7 @@ from trialkit.diffindiff.staggered import (
     PretrendTest,
     RandomisationTest,
     SensitivityResult,
+    TimingRandomisationTest,
 )
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "AggregateResult",
     "PretrendTest",
     "RandomisationTest",
+    "TimingRandomisationTest",
     "SensitivityResult",
 ]

@@ -399,7 +399,7 @@ def fit_regression(
         p = np.array([(1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + null.size)])
         ci_low = np.array([np.nan])
         ci_high = np.array([np.nan])
-        extra["n_permutations"] = n_boot
+        extra["n_draws"] = n_boot
         extra["permutation_distribution_sd"] = float(np.std(null))
     if index_name == "event_time":
         # sup-t uniform band from the CR1 covariance, simulated from the call's seed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time as _time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "AggregateResult",
     "PretrendTest",
     "RandomisationTest",
+    "TimingRandomisationTest",
     "SensitivityResult",
     "group_time",
 ]
@@ -121,13 +123,18 @@ class PretrendTest(Result):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class RandomisationTest(Result):
-    """Randomisation-inference test: observed statistic, p-value and the permutation distribution."""
+class TimingRandomisationTest(Result):
+    """Randomisation test of a staggered DiD: observed statistic, p-value and null distribution.
+
+    The null distribution comes from reassigning treatment timing across clusters
+    (:meth:`GroupTimeResult.randomisation_test`). ``n_draws`` is named as in
+    :func:`trialkit.randomisation.randomisation_test`.
+    """
 
     title: ClassVar[str] = "Randomisation inference"
     statistic: float
     p: float
-    n_perm: int
+    n_draws: int
     null: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
@@ -135,14 +142,14 @@ class RandomisationTest(Result):
             {
                 "statistic": [self.statistic],
                 "p": [self.p],
-                "n_perm": [self.n_perm],
+                "n_draws": [self.n_draws],
                 "null_sd": [float(np.std(self.null))],
             },
             index=pd.Index(["simple_att"], name="test"),
         )
 
     def _payload(self) -> dict[str, Any]:
-        return {"statistic": self.statistic, "p": self.p, "n_perm": self.n_perm}
+        return {"statistic": self.statistic, "p": self.p, "n_draws": self.n_draws}
 
 
 def _ri_block(
@@ -526,12 +533,13 @@ class GroupTimeResult(EffectTable):
     def randomisation_test(
         self,
         *,
-        n_perm: int = 999,
+        n_draws: int = 999,
         seed: Any = None,
         backend: Any = "serial",
         n_jobs: int | None = None,
         progress: bool = False,
-    ) -> RandomisationTest:
+        n_perm: int | None = None,
+    ) -> TimingRandomisationTest:
         r"""Randomisation inference for the simple ATT: reassign treatment timing across clusters.
 
         The set of first treated periods of the treated clusters (the trial areas when
@@ -542,13 +550,20 @@ class GroupTimeResult(EffectTable):
         assigned to clusters (Fisher 1935; MacKinnon & Webb 2020) -- it does not rely on many
         treated clusters. Unconditional estimator only.
 
+        Parameters
+        ----------
+        n_draws : int
+            Random reassignments (``n_perm`` is a deprecated alias).
+        seed, backend, n_jobs, progress
+            As everywhere: the draws are bit-identical across backends given ``seed``.
+
         Examples
         --------
         >>> import trialkit as tk
         >>> from trialkit.diffindiff.datasets import staggered_panel
         >>> r = tk.did(staggered_panel(seed=0), outcome="y", unit="unit", time="period",
         ...            first_treated="first_treated", inference="analytic")
-        >>> rt = r.randomisation_test(n_perm=199, seed=1)
+        >>> rt = r.randomisation_test(n_draws=199, seed=1)
         >>> 0 < rt.p <= 1
         True
         """
@@ -556,7 +571,14 @@ class GroupTimeResult(EffectTable):
             raise DesignError(
                 "randomisation_test is available for the unconditional estimator (no covariates)"
             )
-        check_int("n_perm", n_perm, minimum=1)
+        if n_perm is not None:
+            warnings.warn(
+                "`n_perm` is renamed `n_draws` (as in trialkit.randomisation); it will be removed",
+                FutureWarning,
+                stacklevel=2,
+            )
+            n_draws = n_perm
+        check_int("n_draws", n_draws, minimum=1)
         t0 = _time.perf_counter()
         g = self.g_unit
         cl = np.arange(g.size) if self.cluster is None else self.cluster
@@ -572,8 +594,8 @@ class GroupTimeResult(EffectTable):
         ant = self.options["anticipation"]
         obs = _core.simple_att(self.y, g, control=control, anticipation=ant)
         ss = as_seed_sequence(seed)
-        nb = -(-n_perm // BLOCK)
-        sizes = tuple(min(BLOCK, n_perm - b * BLOCK) for b in range(nb))
+        nb = -(-n_draws // BLOCK)
+        sizes = tuple(min(BLOCK, n_draws - b * BLOCK) for b in range(nb))
         fn = functools.partial(
             _ri_block, y=self.y, g_cl=g_cl, cl=cl, sizes=sizes, control=control, anticipation=ant
         )
@@ -589,7 +611,7 @@ class GroupTimeResult(EffectTable):
             )
         )
         p = float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + null.size))
-        return RandomisationTest(
+        return TimingRandomisationTest(
             method="randomisation_simple_att",
             n_obs=self.n_obs,
             alpha=self.alpha,
@@ -598,7 +620,7 @@ class GroupTimeResult(EffectTable):
             elapsed_s=_time.perf_counter() - t0,
             statistic=float(obs),
             p=p,
-            n_perm=int(null.size),
+            n_draws=int(null.size),
             null=null,
             meta={"n_clusters": n_cl, "n_treated_clusters": int(np.unique(cl[g >= 0]).size)},
         )
@@ -741,3 +763,7 @@ def group_time(
         crit=float("nan") if crit is None else float(crit),
         y=panel.y if panel.x is None else None,
     )
+
+
+#: Former name of :class:`TimingRandomisationTest` (kept for compatibility).
+RandomisationTest = TimingRandomisationTest
