@@ -12,12 +12,25 @@ def add_parser(sub: Any) -> None:
         help="run the whole path on the bundled example data",
         description=(
             "Generate the example Finnish register extract, run every stage of trialkit "
-            "on it and write results.json, the figures and a report into --out."
+            "on it (a randomised individual trial in one trial area, a phased municipal "
+            "roll-out, the observational evaluation of the 2017 trials) and write "
+            "results.json, the figures and a report into --out."
         ),
     )
     p.add_argument("--out", default="demo", help="output directory (created; default: demo)")
     p.add_argument("--n-persons", type=int, default=20_000, help="persons in the example register")
     p.add_argument("--seed", type=int, default=2017, help="seed of the example data and analyses")
+    p.add_argument(
+        "--trial-area",
+        default="Pirkanmaa",
+        help="trial area of the randomised individual trial (default: Pirkanmaa)",
+    )
+    p.add_argument(
+        "--trial-persons",
+        type=int,
+        default=100_000,
+        help="persons in the register extract the trial area's eligible jobseekers come from",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=_run)
 
@@ -25,5 +38,12 @@ def add_parser(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from trialkit.demo import run_demo
 
-    run_demo(args.out, n_persons=args.n_persons, seed=args.seed, progress=not args.quiet)
+    run_demo(
+        args.out,
+        n_persons=args.n_persons,
+        seed=args.seed,
+        trial_area=args.trial_area,
+        trial_persons=args.trial_persons,
+        progress=not args.quiet,
+    )
     return 0
