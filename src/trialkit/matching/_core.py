@@ -47,11 +47,17 @@ Order = Literal["largest", "smallest", "data", "random"]
 def _stable_argsort(x: np.ndarray) -> np.ndarray:
     """``argsort(x, kind="stable")``, via the faster unstable sort when ``x`` has no ties
     (then every sort gives the same order)."""
+    return _stable_argsort_values(x)[0]
+
+
+def _stable_argsort_values(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_stable_argsort` and the sorted values."""
     order = np.argsort(x)
     xs = x[order]
     if np.any(xs[1:] == xs[:-1]):
-        return np.argsort(x, kind="stable")
-    return order
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+    return order, xs
 
 
 def stable_rank(x: np.ndarray) -> np.ndarray:
@@ -89,37 +95,48 @@ def _control_layout(
     """Controls sorted by (stratum, score, row); each treated unit's place among them.
 
     Returns ``ctrl_rows`` (row index of the k-th sorted control), ``cd`` (their
-    scores), ``lo``/``hi`` (bounds of each treated unit's stratum in that order)
-    and ``pos`` (number of controls before the treated unit when all units are
+    scores), ``lo``/``hi`` (bounds of each treated unit's stratum in that order),
+    ``pos`` (number of controls before the treated unit when all units are
     sorted by stratum, score and row -- the layout MatchIt's left/right search
-    walks). One stable float sort plus a stable integer sort by stratum.
+    walks) and ``idx1`` (the treated rows).
+
+    A few strata: one sort of each stratum's rows by score (ties by row); many
+    strata: one sort of all rows by score, then a stable sort by stratum.
     """
-    order = _stable_argsort(distance)
-    s_sorted = stratum[order]
+    n = distance.size
     n_strata = int(stratum.max()) + 1 if stratum.size else 1
-    if n_strata == 1:
-        pass
-    elif n_strata <= 32:  # a few strata: one pass each beats a second sort
-        order = np.concatenate([order[s_sorted == k] for k in range(n_strata)])
-    else:
-        small = np.int16 if n_strata < 2**15 else np.int64
-        order = order[np.argsort(s_sorted.astype(small), kind="stable")]
-    is_c = ~treat[order]
-    c_before = np.cumsum(is_c) - is_c  # controls before each position
-    ctrl_rows = order[is_c]
-    cd = distance[ctrl_rows]
-    t_pos_in_seq = np.flatnonzero(~is_c)
-    idx1_sorted = order[~is_c]
-    # map back to treated row order
     idx1 = np.flatnonzero(treat)
-    inv = np.empty(treat.size, dtype=np.int64)
-    inv[idx1] = np.arange(idx1.size)
+    s1 = stratum[idx1]
+    if n_strata == 1:
+        order, ds = _stable_argsort_values(distance)
+    elif n_strata <= 64:  # a few strata: sort each (smaller sorts, no second pass)
+        parts, vals = [], []
+        for k in range(n_strata):
+            rows = np.flatnonzero(stratum == k)
+            if rows.size:
+                o, v = _stable_argsort_values(distance[rows])
+                parts.append(rows[o])
+                vals.append(v)
+        order = np.concatenate(parts)
+        ds = np.concatenate(vals)
+    else:
+        order = _stable_argsort(distance)
+        small = np.int16 if n_strata < 2**15 else np.int64
+        order = order[np.argsort(stratum[order].astype(small), kind="stable")]
+        ds = distance[order]
+    is_c = ~treat[order]
+    ctrl_rows = order[is_c]
+    cd = ds[is_c]
+    t_at = np.flatnonzero(~is_c)
+    # controls before the k-th treated position = its position - k
+    pos_sorted = t_at - np.arange(t_at.size)
     pos = np.empty(idx1.size, dtype=np.int64)
-    pos[inv[idx1_sorted]] = c_before[t_pos_in_seq]
-    counts = np.bincount(stratum[ctrl_rows], minlength=n_strata)
+    inv = np.empty(n, dtype=np.int64)
+    inv[idx1] = np.arange(idx1.size)
+    pos[inv[order[t_at]]] = pos_sorted
+    counts = np.bincount(stratum, minlength=n_strata) - np.bincount(s1, minlength=n_strata)
     ends = np.cumsum(counts)
     starts = ends - counts
-    s1 = stratum[idx1]
     return ctrl_rows, cd, starts[s1], ends[s1], pos, idx1
 
 
@@ -188,7 +205,9 @@ def nearest_greedy(
         pg = pos[grouped]
         same = s1[grouped][1:] == s1[grouped][:-1]
         if not np.any(same & (pg[1:] > pg[:-1])):
-            got = _sweep_down(cd, d1, lo, hi, pos, s1, grouped, cal)
+            got = _sweep_down_vectorised(cd, d1, lo, hi, pos, s1, grouped, cal)
+            if got is None:  # no fixed point within the iteration budget
+                got = _sweep_down(cd, d1, lo, hi, pos, s1, grouped, cal)
             ok = got >= 0
             mm[ok, 0] = ctrl_rows[got[ok]]
             return mm
@@ -355,6 +374,127 @@ def _sweep_down(
     return np.asarray(out, dtype=np.int64)
 
 
+def _previous_below(v: np.ndarray, q: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """For each query ``k``: the largest ``j < before[k]`` with ``v[j] < q[k]`` (-1 if none).
+
+    Binary lifting over a sparse table of running minima (``O(n log n)``, vectorised):
+    blocks whose minimum is at least ``q`` are jumped over, largest first.
+    """
+    n = v.size
+    tabs = [v]
+    w = 1
+    while 2 * w <= n:
+        prev = tabs[-1]
+        nxt = prev.copy()
+        np.minimum(prev[w:], prev[:-w], out=nxt[w:])
+        tabs.append(nxt)
+        w *= 2
+    cur = before - 1
+    for k in range(len(tabs) - 1, -1, -1):
+        step = 1 << k
+        ok = cur >= step - 1
+        jump = ok & (tabs[k][np.where(ok, cur, 0)] >= q)
+        cur = np.where(jump, cur - step, cur)
+    return cur
+
+
+def _sweep_down_vectorised(
+    cd: np.ndarray,
+    d1: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    pos: np.ndarray,
+    s1: np.ndarray,
+    seq: np.ndarray,
+    cal: float,
+    max_iter: int = 32,
+) -> np.ndarray | None:
+    r"""The downward sweep of :func:`_sweep_down`, solved as a fixed point with array operations.
+
+    Each treated unit :math:`i` (in sweep order) either takes the left candidate
+    (``x_i = 1``), the right one (``x_i = 2``) or nobody (``x_i = 0``). Given all the
+    choices :math:`x`, the sweep's state before every unit follows in closed form:
+
+    * the block of taken controls just under the sweep, :math:`k_i`, obeys the
+      Lindley recursion :math:`k^+_i = \max(k^+_{i-1} - m_i, 0) + [x_i = 1]`
+      (:math:`m_i` = controls the sweep passes), solved by a cumulative sum and a
+      running maximum;
+    * the free controls above the sweep form a last-in-first-out stack (ranges are
+      pushed as the sweep passes them, right choices pop the lowest); the top at unit
+      :math:`i` lies in the range pushed just after the last moment the stack was
+      lower than it is now -- a "previous smaller value" query.
+
+    From the state each unit's choice is recomputed (:math:`x \to f(x)`). If choices
+    :math:`1..j-1` are right, so is choice :math:`j` after one more step, hence the
+    iteration reaches the sequential answer; it stops at the first :math:`x = f(x)`,
+    which *is* the sequential answer (by induction over the units). Returns ``None``
+    when ``max_iter`` steps are not enough (the caller then runs the loop).
+    """
+    out = np.full(d1.size, -1, dtype=np.int64)
+    n = seq.size
+    ncd = cd.size
+    if n == 0 or ncd == 0:
+        return out
+    p = pos[seq]
+    d = d1[seq]
+    lo_ = lo[seq]
+    hi_ = hi[seq]
+    g_s = s1[seq]
+    first = np.r_[True, g_s[1:] != g_s[:-1]]
+    g = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    top = np.empty(n, dtype=np.int64)
+    top[1:] = p[:-1]
+    top[first] = hi_[first]
+    m = top - p
+    big = 4 * (ncd + n) + 10
+    offset = g * big
+    at = np.arange(n)
+    last = ncd - 1
+
+    def choose(
+        left: np.ndarray, lok: np.ndarray, right: np.ndarray, rok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        a = np.where(lok, d - cd[np.clip(left, 0, last)], np.inf)
+        b = np.where(rok, cd[np.clip(right, 0, last)] - d, np.inf)
+        take_r = b < a  # ties go to the left control
+        ok = (lok | rok) & (np.minimum(a, b) <= cal)
+        x = np.where(ok, np.where(take_r, 2, 1), 0).astype(np.int8)
+        return x, np.where(take_r, right, left)
+
+    # start from everyone's nearest control (as if nobody had taken any)
+    x, j = choose(p - 1, p - 1 >= lo_, p, p < hi_)
+    for _ in range(max_iter):
+        took_l = (x == 1).astype(np.int64)
+        took_r = (x == 2).astype(np.int64)
+        a = took_l - m
+        cs = np.cumsum(a)
+        s_x = cs - (cs - a)[starts][g]  # cumulative sum restarted in each stratum
+        run = np.maximum.accumulate(took_l - s_x + offset) - offset
+        w = s_x + np.maximum(run, 0)  # k after each unit's choice (Lindley)
+        k_pre = w - took_l
+        k_prev = np.empty(n, dtype=np.int64)
+        k_prev[1:] = w[:-1]
+        k_prev[first] = 0
+        left = p - 1 - k_pre
+        push = np.maximum(m - k_prev, 0)  # free controls passed: [p, top - k_prev)
+        top_free = top - k_prev
+        d_post = np.cumsum(push - took_r)
+        d_mid = d_post + took_r
+        d_pre = d_mid - push
+        rok = d_mid > d_pre[starts][g]
+        jj = _previous_below(d_post, d_mid, at) + 1
+        jj = np.where(rok, jj, 0)
+        right = top_free[jj] - (d_mid - d_pre[jj])
+        x_new, j = choose(left, left >= lo_, right, rok)
+        if np.array_equal(x_new, x):
+            took = x > 0
+            out[seq[took]] = j[took]
+            return out
+        x = x_new
+    return None
+
+
 def nearest_mahalanobis(
     *,
     z: np.ndarray,
@@ -461,11 +601,13 @@ def weights_from_mm(mm: np.ndarray, treat: np.ndarray) -> np.ndarray:
     contrib = np.broadcast_to((1.0 / np.maximum(m_i, 1))[:, None], mm.shape)[ok]
     # bincount sums in the order of occurrence, as np.add.at does (same floats), faster
     w = np.bincount(mm[ok], weights=contrib, minlength=n).astype(float, copy=False)
-    w[idx1[has]] = 1.0
     c = ~treat
-    total = w[c].sum()
+    wc = w[c]  # treated rows are never in ``mm``: their entries are still 0 here
+    total = wc.sum()
     if total > 0:
-        w[c] = w[c] * (np.count_nonzero(w[c] > 0) / total)
+        nz = np.flatnonzero(w)
+        w[nz] = w[nz] * (np.count_nonzero(wc > 0) / total)
+    w[idx1[has]] = 1.0
     return w
 
 

@@ -187,10 +187,10 @@ class Matching:
         require_columns(data, needed)
         require_binary(data, tcol)
         if self.id is not None:
-            require_unique(data, self.id)
+            _require_unique_ids(data, self.id)
         elif "person_id" in data.columns:
             # the data model's identifier: a person listed twice could be matched to themself
-            require_unique(data, "person_id")
+            _require_unique_ids(data, "person_id")
         frame = data
         if score_is_array:
             arr = np.asarray(self.score, dtype=float).reshape(-1)
@@ -221,7 +221,10 @@ class Matching:
             frame, ex = drop_missing(frame, check_cols, reason="missing value in a matching column")
             factors = {c: pd.factorize(frame[c])[0] for c in self.exact}
             excluded.extend(ex)
-        frame = frame.reset_index(drop=True)
+        if not (
+            isinstance(frame.index, pd.RangeIndex) and frame.index.equals(pd.RangeIndex(len(frame)))
+        ):
+            frame = frame.reset_index(drop=True)
         treat = frame[tcol].astype(bool).to_numpy()
         if treat.all() or not treat.any():
             raise DataError(f"column {tcol!r} must contain both treated and untreated rows")
@@ -299,9 +302,9 @@ class Matching:
         }
         # strata with treated but no controls: reported
         keep = ~discarded
-        if self.exact:
-            has0 = np.bincount(strata[keep & ~treat], minlength=int(strata.max()) + 1) > 0
-            orphan = keep & treat & ~has0[strata]
+        has_controls = _has_controls(strata, treat, keep) if self.exact else None
+        if has_controls is not None:
+            orphan = keep & treat & ~has_controls
             if orphan.any():
                 cells = (
                     frame.loc[orphan, list(self.exact)]
@@ -330,11 +333,16 @@ class Matching:
         seed_rec: Any = None
         caliper_abs: float | None = None
         if self.method in ("nearest", "optimal"):
-            sub_treat = treat[keep]
+            all_kept = not discarded.any()
+
+            def sub(a: np.ndarray) -> np.ndarray:
+                return a if all_kept else a[keep]
+
+            sub_treat = sub(treat)
             if self.caliper is not None:
                 assert distance is not None
                 caliper_abs = (
-                    float(self.caliper) * float(np.std(distance[keep], ddof=1))
+                    float(self.caliper) * float(np.std(sub(distance), ddof=1))
                     if self.caliper_units == "sd"
                     else float(self.caliper)
                 )
@@ -345,7 +353,7 @@ class Matching:
                 mm_sub = _core.nearest_mahalanobis(
                     z=z,
                     treat=sub_treat,
-                    stratum=strata[keep],
+                    stratum=sub(strata),
                     ratio=self.ratio,
                     replace=bool(self.replace),
                 )
@@ -359,37 +367,42 @@ class Matching:
                 job = _StratumJob(
                     priority=priority,
                     method=self.method,
-                    distance=distance[keep],
+                    distance=sub(distance),
                     treat=sub_treat,
-                    strata=strata[keep],
+                    strata=sub(strata),
                     ratio=self.ratio,
                     replace=bool(self.replace),
                     caliper=caliper_abs,
                     order=self.order,
                 )
                 mm_sub = job.run_all(self.backend, self.n_jobs)
-            # map back to rows of `frame`
-            kept_rows = np.flatnonzero(keep)
-            mm_full = np.full((int(treat.sum()), self.ratio), -1, dtype=np.int64)
-            idx1 = np.flatnonzero(treat)
-            pos1 = np.full(len(frame), -1, dtype=np.int64)
-            pos1[idx1] = np.arange(idx1.size)
-            sub_rows1 = kept_rows[sub_treat]
-            mm_full[pos1[sub_rows1]] = np.where(mm_sub >= 0, kept_rows[np.maximum(mm_sub, 0)], -1)
-            mm = mm_full
+            if all_kept:
+                mm = mm_sub
+            else:  # map back to rows of `frame`
+                kept_rows = np.flatnonzero(keep)
+                mm = np.full((int(treat.sum()), self.ratio), -1, dtype=np.int64)
+                idx1 = np.flatnonzero(treat)
+                pos1 = np.full(len(frame), -1, dtype=np.int64)
+                pos1[idx1] = np.arange(idx1.size)
+                sub_rows1 = kept_rows[sub_treat]
+                mm[pos1[sub_rows1]] = np.where(mm_sub >= 0, kept_rows[np.maximum(mm_sub, 0)], -1)
             weights = _core.weights_from_mm(mm, treat)
             subclass = (
                 _core.subclass_from_mm(mm, treat)
                 if not self.replace
                 else np.zeros(len(frame), np.int64)
             )
-            n_unmatched = int(np.sum(keep & treat & (weights == 0))) - int(
-                np.sum(keep & treat & (weights == 0) & ~_has_controls(strata, treat, keep))
-            )
-            if weights[treat].sum() == 0:
+            if not (mm >= 0).any():
                 raise EstimationError(
                     _nobody_message(distance, treat, strata, keep, caliper_abs, self.caliper)
                 )
+            # treated (not discarded, with controls in their stratum) left without a match
+            unmatched = ~(mm >= 0).any(axis=1)
+            t_rows = np.flatnonzero(treat)
+            t_ok = (~discarded[t_rows]) & (
+                has_controls[t_rows] if has_controls is not None else True
+            )
+            n_unmatched = int(np.count_nonzero(unmatched & t_ok))
             if n_unmatched:
                 why = (
                     "treated without a control within the caliper"
@@ -415,7 +428,9 @@ class Matching:
                 excluded.append(
                     Exclusion(reason="treated in cells with no controls", n=n_drop_t, column=None)
                 )
-        out = frame.copy()
+        # a shallow copy: the new columns are the result's own, the others are shared
+        # with the input (no copy of a register-sized frame)
+        out = frame.copy(deep=False)
         out["weight"] = weights
         out["subclass"] = pd.arrays.IntegerArray(subclass.astype(np.int64), subclass <= 0)
         if distance is not None:
@@ -523,6 +538,22 @@ class _StratumJob:
             t_rows = rows[self.treat[rows]]
             mm[pos1[t_rows]] = np.where(part >= 0, rows[np.maximum(part, 0)], -1)
         return mm
+
+
+def _require_unique_ids(data: pd.DataFrame, column: str) -> None:
+    """``require_unique``, with a counting pass instead of hashing for integer ids
+    of a compact range (the usual register person ids)."""
+    s = data[column]
+    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(
+        s.dtype, pd.api.types.CategoricalDtype
+    ):
+        v = s.to_numpy()
+        if v.dtype.kind in "iu" and v.size:
+            lo, hi = int(v.min()), int(v.max())
+            if hi - lo <= 8 * v.size:
+                if np.bincount((v - lo).astype(np.intp, copy=False)).max() <= 1:
+                    return
+    require_unique(data, column)
 
 
 def _has_controls(strata: np.ndarray, treat: np.ndarray, keep: np.ndarray) -> np.ndarray:
