@@ -20,6 +20,10 @@ import numpy as np
 __all__ = [
     "group_sums_u64",
     "mix64",
+    "mix64_inplace",
+    "unit_keys",
+    "cut_table",
+    "codes_from_cuts",
     "keyed_uniform_keys",
     "integer_ratios",
     "balanced_sequence",
@@ -55,6 +59,83 @@ def mix64(x: np.ndarray) -> np.ndarray:
     z *= _M2
     z ^= z >> np.uint64(31)
     return z
+
+
+def mix64_inplace(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` computed in place on a ``uint64`` array (no temporaries); returns ``z``."""
+    z += _GOLDEN
+    z ^= z >> np.uint64(30)
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def unit_keys(x: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Per-unit random keys of algorithm version 2: ``u_i = mix(x_i xor k)`` (uint64).
+
+    ``x`` is the unit's id as 64 bits (an integer id's own bits, or a seed-free
+    hash of a string id) and ``k`` a 64-bit word drawn from the seed, so ``u``
+    depends on the id and the seed only; for a fixed key the map is a bijection
+    (no ties). One SplitMix64 finaliser per unit (version 1 used two).
+    """
+    k1 = np.uint64(int(key[0]) & 0xFFFFFFFFFFFFFFFF)
+    u = np.bitwise_xor(np.asarray(x, dtype=np.uint64), k1)
+    return mix64_inplace(u)
+
+
+def cut_table(
+    strata: np.ndarray, u: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, int] | None:
+    r"""Per-stratum cut points that split units ordered by ``u`` into arms of ``counts``.
+
+    In stratum :math:`s` the units sorted by their key take arm ``0`` for the
+    first :math:`c_{s0}` positions, arm ``1`` for the next :math:`c_{s1}`, and so
+    on -- the same assignment as :func:`assign_by_counts`. Instead of an argsort
+    (and a scatter back to rows) this sorts one packed ``uint64`` per unit,
+    (stratum, leading bits of ``u``), and reads off the key at each arm boundary:
+    a unit's arm is the number of cuts of its stratum that its truncated key
+    reaches (:func:`codes_from_cuts`). ``u`` is shifted right in place.
+
+    Returns ``(cuts, shift)`` with ``cuts`` an ``(S, k-1)`` uint64 array, or
+    ``None`` when two units of a stratum share a truncated key at an arm
+    boundary (probability about :math:`k S\, 2^{-(64-	ext{shift})}`; the caller
+    then uses the exact argsort path).
+    """
+    S, k = counts.shape
+    shift = max(1, (S - 1).bit_length())
+    top = 64 - shift
+    u >>= np.uint64(shift)  # truncated keys, < 2**top
+    packed = np.empty(u.size, dtype=np.uint64)
+    np.copyto(packed, strata, casting="unsafe")
+    packed <<= np.uint64(top)
+    packed |= u
+    packed.sort()
+    sizes = counts.sum(axis=1)
+    start = np.cumsum(sizes) - sizes
+    inner = np.cumsum(counts, axis=1)[:, :-1]  # (S, k-1) boundary ranks
+    pos = start[:, None] + inner
+    inside = inner < sizes[:, None]
+    mask = np.uint64((1 << top) - 1)
+    cuts = np.full(inner.shape, np.uint64(1) << np.uint64(top), dtype=np.uint64)
+    at = packed[pos[inside]] & mask
+    cuts[inside] = at
+    # a tie across a boundary would make the split ambiguous: check the key before each cut
+    interior = inside & (inner > 0)
+    if interior.any() and np.any((packed[pos[interior] - 1] & mask) == cuts[interior]):
+        return None
+    return cuts, shift
+
+
+def codes_from_cuts(strata: np.ndarray, t: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Arm codes ``z_i = #{j : t_i >= cut[s_i, j]}`` from truncated keys ``t`` (int8 or int16)."""
+    k = cuts.shape[1] + 1
+    dt = np.int8 if k <= 127 else np.int16
+    out = np.asarray(t >= cuts[:, 0][strata]).view(np.int8).astype(dt, copy=k > 2 or dt != np.int8)
+    for j in range(1, k - 1):
+        out += t >= cuts[:, j][strata]
+    return out
 
 
 def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -52,7 +52,8 @@ METHODS: tuple[str, ...] = (
     "rerandomised",
 )
 MissingStrata = Literal["error", "own_stratum"]
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
+SUPPORTED_VERSIONS: tuple[str, ...] = ("1", "2")
 
 
 class ArmRatioError(DesignError, DataError):
@@ -173,48 +174,82 @@ def canonical_ids(values: pd.Series, kind: str) -> np.ndarray:
     return values.astype(str).to_numpy(dtype=object)
 
 
+def _small_uint(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Codes ``0..n_codes-1`` in the smallest unsigned dtype that holds them."""
+    dt = np.uint8 if n_codes <= 2**8 else np.uint16 if n_codes <= 2**16 else np.uint32
+    return np.asarray(codes).astype(dt, copy=False)
+
+
 def _sorted_ids(
     ids: np.ndarray, codes: np.ndarray | None, n_codes: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ids in sorted order and the stratum code of each (one sort of packed keys for ints)."""
+    """The ids in sorted order and the code of each (one sort of packed keys for ints).
+
+    Codes come back in the smallest unsigned dtype (``None`` when ``codes`` is
+    ``None`` or there is a single code).
+    """
+    c_bits = (n_codes - 1).bit_length() if codes is not None and n_codes > 1 else 0
     if ids.dtype == np.int64 and ids.size:
         lo = int(ids.min())
         span = int(ids.max()) - lo
-        c_bits = (n_codes - 1).bit_length() if codes is not None and n_codes > 1 else 0
         if span.bit_length() + c_bits <= 64:
             key = ids.view(np.uint64) - np.uint64(lo & 0xFFFFFFFFFFFFFFFF)  # wraps: exact
+            sorted_codes = None
             if c_bits:
                 key <<= np.uint64(c_bits)
-                key |= np.asarray(codes).astype(np.uint64)
+                key |= _small_uint(cast(np.ndarray, codes), n_codes)
             key.sort()
-            sorted_codes = None
-            if codes is not None:
-                sorted_codes = (key & np.uint64((1 << c_bits) - 1)).astype(np.int64)
+            if c_bits:
+                # the low bits of each key, read through a narrow view (no 64-bit temporary)
+                w = 8 if c_bits <= 8 else 16 if c_bits <= 16 else 32
+                low = key.view(np.dtype(f"<u{w // 8}"))[:: 64 // w]
+                sorted_codes = _small_uint(low & ((1 << c_bits) - 1), n_codes)
                 key >>= np.uint64(c_bits)
             key += np.uint64(lo & 0xFFFFFFFFFFFFFFFF)
             return key.view(np.int64), sorted_codes
     order = np.argsort(ids, kind="stable")
-    return ids[order], (None if codes is None else np.asarray(codes)[order].astype(np.int64))
+    if codes is None or not c_bits:
+        return ids[order], None
+    return ids[order], _small_uint(np.asarray(codes)[order], n_codes)
 
 
 def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
-    """A JSON-safe int64 vector: a plain list when short, else little-endian bytes in base64."""
-    a = np.asarray(a, dtype=np.int64)
+    """A JSON-safe integer vector: a plain list when short, else little-endian bytes in base64.
+
+    ``delta=True`` stores the gaps of a sorted int64 vector (modulo 2**64) in the
+    narrowest unsigned width that holds the largest gap; it is computed in chunks, so
+    no full-length 64-bit temporary is made.
+    """
+    a = np.asarray(a)
     if a.size <= _IDS_INLINE_MAX:
-        return a.tolist()
-    first = int(a[0]) if delta else 0
-    u = a.view(np.uint64)
-    d = u[1:] - u[:-1] if delta else u  # sorted ids: gaps >= 1, modulo 2**64
-    top = int(d.max()) if d.size else 0
-    width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
-    dt = np.dtype(f"<u{width}")
+        return a.astype(np.int64).tolist()
+    if not delta:
+        top = int(a.max())
+        width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
+        dt = np.dtype(f"<u{width}")
+        raw = a.astype(dt, copy=False).tobytes()
+        first = 0
+    else:
+        u = a.astype(np.int64, copy=False).view(np.uint64)
+        first = int(a[0])
+        step = 1 << 20
+        bounds = range(1, u.size, step)
+        ends = [min(i + step, u.size) for i in bounds]
+        top = max(int((u[i:j] - u[i - 1 : j - 1]).max()) for i, j in zip(bounds, ends, strict=True))
+        width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
+        dt = np.dtype(f"<u{width}")
+        d = np.empty(u.size - 1, dtype=dt)
+        for i, j in zip(bounds, ends, strict=True):
+            d[i - 1 : j - 1] = u[i:j] - u[i - 1 : j - 1]
+        raw = d.tobytes()
+        del d
     return {
         "encoding": "base64",
         "dtype": dt.str,
         "delta": bool(delta),
         "first": first,
         "n": int(a.size),
-        "data": base64.b64encode(d.astype(dt).tobytes()).decode("ascii"),
+        "data": base64.b64encode(raw).decode("ascii"),
     }
 
 
@@ -296,9 +331,18 @@ class _Prepared:
     covariates: np.ndarray | None  # person-level covariates (rerandomisation)
     ids_hash: str = ""
     ids: np.ndarray | None = None  # canonical ids (int64 or str objects), row order
+    # algorithm version 2
+    version: str = "1"
+    level_x: np.ndarray | None = None  # 64 bits per randomised unit fed to the keyed hash
+    strata_hash: str | None = None
+    cluster_hash: str | None = None
+    id_record: tuple[Any, Any, Any] | None = None  # certificate fields ids, id_strata, id_clusters
+    sorted_ids: np.ndarray | None = None  # kept for verify's reports
+    sorted_strata: np.ndarray | None = None
+    sorted_clusters: np.ndarray | None = None
 
 
-def _prepare(
+def _prepare_v1(
     units: pd.DataFrame,
     *,
     id: str,
@@ -399,7 +443,7 @@ class _Design:
     rerandomise: Mapping[str, Any] | None
 
 
-def _draw_once(
+def _draw_once_v1(
     prep: _Prepared, design: _Design, ss: np.random.SeedSequence, draw: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One draw of the mechanism: arm codes of the randomised units (+ order keys)."""
@@ -419,7 +463,7 @@ def _draw_once(
     return codes, u, order
 
 
-def _assignment_hash(
+def _assignment_hash_v1(
     prep: _Prepared, codes: np.ndarray, order: np.ndarray | None
 ) -> tuple[str, np.ndarray | None]:
     """SHA-256 of (unit hash, arm) pairs in a canonical order: the draw's own order
@@ -442,19 +486,19 @@ def _assignment_hash(
     return _core.sha256_arrays("assignment", h_sorted, sorted_codes), h_sorted
 
 
-def _run_design(
+def _run_design_v1(
     prep: _Prepared, design: _Design, ss: np.random.SeedSequence
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray | None]:
     info: dict[str, Any] = {}
     if design.method != "rerandomised":
-        codes, u, order = _draw_once(prep, design, ss, 0)
+        codes, u, order = _draw_once_v1(prep, design, ss, 0)
         return codes, u, info, order
     rule = design.rerandomise or {}
     threshold = float(rule["threshold"])
     max_draws = int(rule["max_draws"])
     assert prep.covariates is not None
     for d in range(max_draws):
-        codes, u, order = _draw_once(prep, design, ss, d)
+        codes, u, order = _draw_once_v1(prep, design, ss, d)
         unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
         m = _mahalanobis(prep.covariates, unit_codes == 1)
         if m <= threshold:
@@ -464,6 +508,266 @@ def _run_design(
         f"re-randomisation found no draw with Mahalanobis distance <= {threshold:.4g} in "
         f"{max_draws} draws; raise `acceptance` or `max_draws`"
     )
+
+
+# ---------------------------------------------------------------------------
+# algorithm version 2: one hash per unit, cut points instead of an argsort
+# ---------------------------------------------------------------------------
+def _id_bits(s: pd.Series, *, column: str) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """Id kind, the 64 bits per unit fed to the keyed hash, and the string-id hash (or None).
+
+    Integer ids enter with their own bits (no copy); string ids through a seed-free
+    64-bit hash.
+    """
+    if s.isna().any():
+        miss = int(s.isna().sum())
+        raise DataError(
+            f"column {column!r} (the id) has {miss} missing values; every unit needs an id"
+        )
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"column {column!r} (the id) must hold integers or strings; got booleans")
+    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
+        if pd.api.types.is_float_dtype(s):
+            v = s.to_numpy()
+            if not np.all(v == np.round(v)):
+                raise DataError(
+                    f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
+                )
+        ids = canonical_ids(s.astype(np.int64) if pd.api.types.is_float_dtype(s) else s, "int")
+        return "int", ids.view(np.uint64), None
+    h0, kind = id_hash(s, column=column)
+    return kind, h0, h0
+
+
+def _labels_text(labels: Sequence[str]) -> str:
+    return json.dumps([str(x) for x in labels], ensure_ascii=False)
+
+
+def _prepare_v2(
+    units: pd.DataFrame,
+    *,
+    id: str,
+    strata: list[str],
+    cluster: str | None,
+    missing_strata: str,
+    covariates: list[str],
+    keep_sorted: bool = False,
+) -> _Prepared:
+    """Validate and code the design columns; one sort of the ids gives the id record,
+    the id and strata hashes and the duplicate check."""
+    require_frame(units, name="units")
+    require_columns(
+        units, [id, *strata, *([cluster] if cluster else []), *covariates], name="units"
+    )
+    kind, x, h0 = _id_bits(units[id], column=id)
+    ids = x.view(np.int64) if kind == "int" else canonical_ids(units[id], kind)
+    unit_strata, labels = _stratum_codes(units, strata, missing_strata)
+    S = len(labels)
+    cov = None
+    if covariates:
+        from trialkit._checks import require_no_missing, require_numeric
+
+        require_numeric(units, covariates, name="units")
+        require_no_missing(units, covariates, name="units", id=id)
+        cov = units[covariates].to_numpy(dtype=float)
+    ccode = None
+    clabels: list[str] | None = None
+    level_x = x
+    level_strata = unit_strata
+    cstrata = None
+    if cluster is not None:
+        cl = units[cluster]
+        if cl.isna().any():
+            raise DataError(
+                f"cluster column {cluster!r} has {int(cl.isna().sum())} missing values; every unit "
+                "must belong to a cluster"
+            )
+        ccode, cuniq = pd.factorize(cl, sort=True)
+        clabels = [str(c) for c in cuniq]
+        n_cl = len(clabels)
+        level_x, _ = id_hash(pd.Series(clabels, dtype=object), column=cluster)
+        first = np.full(n_cl, -1, dtype=np.int64)
+        first[ccode[::-1]] = np.asarray(unit_strata)[::-1]  # the stratum of a (first) member
+        cstrata = first
+        if np.any(cstrata[ccode] != unit_strata):
+            per_cluster = pd.Series(unit_strata).groupby(ccode).nunique().to_numpy()
+            bad = [clabels[i] for i in np.flatnonzero(per_cluster > 1)[:5]]
+            raise DataError(
+                f"strata {strata} vary within clusters of {cluster!r} (e.g. {bad}); clusters are "
+                "assigned whole, so stratify them by cluster-level columns"
+            )
+        level_strata = cstrata
+    # canonical (sorted) order of the ids, with the stratum or cluster code of each
+    rec_codes, n_rec = (unit_strata, S) if ccode is None else (ccode, len(clabels or []))
+    if kind == "int":
+        sids, scodes = _sorted_ids(ids, rec_codes, n_rec)
+        dup = bool(sids.size > 1 and np.any(sids[1:] == sids[:-1]))
+        ids_hash = _core.sha256_arrays("ids/2", kind, sids)
+    else:
+        sh = np.sort(cast(np.ndarray, h0))
+        dup = bool(sh.size > 1 and np.any(sh[1:] == sh[:-1]))
+        ids_hash = _core.sha256_arrays(kind, sh)
+        sids, scodes = _sorted_ids(ids, rec_codes, n_rec)
+    if dup:
+        require_unique(units, id, name="units")
+        raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
+            f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
+        )
+    if scodes is None:
+        scodes = np.zeros(sids.size, dtype=np.uint8)
+    sstrata = scodes if ccode is None else _small_uint(cast(np.ndarray, cstrata)[scodes], S)
+    strata_hash = _core.sha256_arrays("strata/2", _labels_text(labels), sstrata) if strata else None
+    cluster_hash = None
+    if cluster is not None:
+        cluster_hash = _core.sha256_arrays("clusters/2", _labels_text(clabels or []), scodes)
+    id_rec: Any = _pack_ints(sids, delta=True) if kind == "int" else sids.tolist()
+    record = (
+        id_rec,
+        _pack_ints(sstrata, delta=False) if S > 1 else None,
+        _pack_ints(scodes, delta=False) if cluster is not None else None,
+    )
+    return _Prepared(
+        len(units),
+        cast(np.ndarray, h0),
+        kind,
+        level_x,
+        None if ccode is None else ccode.astype(np.int64),
+        clabels,
+        level_strata,
+        labels,
+        unit_strata,
+        cov,
+        ids_hash,
+        ids,
+        version="2",
+        level_x=level_x,
+        strata_hash=strata_hash,
+        cluster_hash=cluster_hash,
+        id_record=record,
+        sorted_ids=sids if keep_sorted else None,
+        sorted_strata=sstrata if keep_sorted else None,
+        sorted_clusters=scodes if keep_sorted and cluster is not None else None,
+    )
+
+
+def _balance_statistic(cov: np.ndarray, codes: np.ndarray, k: int) -> float:
+    r"""Pooled Mahalanobis balance statistic of ``k`` arms (Morgan & Rubin 2012, sec. 6).
+
+    :math:`M = \sum_j n_j (\bar x_j - \bar x)' S^{-1} (\bar x_j - \bar x)` with
+    :math:`S` the sample covariance of the covariates. With two arms it equals
+    :math:`(\bar x_1-\bar x_0)'[S(1/n_1+1/n_0)]^{-1}(\bar x_1-\bar x_0)`; under
+    complete randomisation it is approximately :math:`\chi^2_{K(k-1)}`.
+    """
+    n = codes.size
+    nj = np.bincount(codes, minlength=k).astype(float)
+    sums = np.stack(
+        [np.bincount(codes, weights=cov[:, c], minlength=k) for c in range(cov.shape[1])], axis=1
+    )
+    d = sums / nj[:, None] - cov.mean(axis=0)[None, :]
+    S = np.atleast_2d(np.cov(cov, rowvar=False))
+    sol = np.linalg.solve(S, d.T)  # (K, k)
+    del n
+    return float(np.sum(nj * np.einsum("jc,cj->j", d, sol)))
+
+
+def _canonical_codes(prep: _Prepared, codes: np.ndarray) -> np.ndarray:
+    """Arm codes of the randomised units in canonical order (sorted ids, or cluster labels)."""
+    if prep.level_of_unit is not None:  # clusters are coded in sorted order of their labels
+        return codes.astype(np.int16)
+    order = np.argsort(cast(np.ndarray, prep.ids), kind="stable")
+    return codes[order].astype(np.int16)
+
+
+def _draw_once_v2(
+    prep: _Prepared, design: _Design, ss: np.random.SeedSequence, draw: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One draw: arm codes of the randomised units, the key words, counts and a fingerprint.
+
+    The fingerprint (hashed into the certificate) is the per-stratum cut table
+    when the cut path ran, else the arm codes in canonical order.
+    """
+    key, rng = _seed_parts(ss, draw)
+    x = cast(np.ndarray, prep.level_x)
+    S = len(prep.stratum_labels)
+    k = len(design.arms)
+    u = _core.unit_keys(x, key)
+    if design.method == "bernoulli":
+        r = np.asarray(design.ratios, dtype=float)
+        codes = _core.bernoulli_codes(u, r / r.sum()).astype(np.int8)
+        del u
+        counts = np.bincount(prep.strata.astype(np.int64) * k + codes, minlength=S * k).reshape(
+            S, k
+        )
+        if prep.level_of_unit is None and prep.id_kind == "int":
+            # the codes are a function of the id alone: evaluate them on the sorted ids
+            sx = np.sort(cast(np.ndarray, prep.ids)).view(np.uint64)
+            fingerprint = _core.bernoulli_codes(_core.unit_keys(sx, key), r / r.sum())
+            return codes, key, counts, fingerprint.astype(np.int16)
+        return codes, key, counts, _canonical_codes(prep, codes)
+    sizes = np.bincount(prep.strata, minlength=S)
+    r = np.asarray(design.ratios, dtype=np.int64)
+    if design.counts is not None and S == 1:
+        counts = np.asarray(design.counts, dtype=np.int64)[None, :]
+    else:
+        counts = _core.stratified_counts(sizes, r, rng)
+    res = _core.cut_table(prep.strata, u, counts)  # shifts u in place
+    if res is not None:
+        cuts, _shift = res
+        codes = _core.codes_from_cuts(prep.strata, u, cuts)
+        fingerprint = cuts
+    else:  # a tie of truncated keys at a boundary: the exact (argsort) path
+        codes16, _ = _core.assign_by_counts(prep.strata, _core.unit_keys(x, key), counts)
+        codes = codes16.astype(np.int8) if k <= 127 else codes16
+        fingerprint = _canonical_codes(prep, codes)
+    return codes, key, counts, fingerprint
+
+
+def _run_design_v2(
+    prep: _Prepared, design: _Design, ss: np.random.SeedSequence
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray, np.ndarray]:
+    info: dict[str, Any] = {}
+    if design.method != "rerandomised":
+        codes, key, counts, fp = _draw_once_v2(prep, design, ss, 0)
+        return codes, key, info, counts, fp
+    rule = design.rerandomise or {}
+    threshold = float(rule["threshold"])
+    max_draws = int(rule["max_draws"])
+    cov = cast(np.ndarray, prep.covariates)
+    k = len(design.arms)
+    for d in range(max_draws):
+        codes, key, counts, fp = _draw_once_v2(prep, design, ss, d)
+        unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
+        m = _balance_statistic(cov, unit_codes.astype(np.intp), k)
+        if m <= threshold:
+            info.update(accepted_draw=d, mahalanobis=m)
+            return codes, key, info, counts, fp
+    raise DesignError(
+        f"re-randomisation found no draw with Mahalanobis distance <= {threshold:.4g} in "
+        f"{max_draws} draws; raise `acceptance` or `max_draws`"
+    )
+
+
+def _assignment_hash_v2(
+    prep: _Prepared, design: _Design, counts: np.ndarray, fingerprint: np.ndarray
+) -> str:
+    """SHA-256 of what fixes the assignment given the ids: the id, strata and cluster
+    hashes, the arms, the counts per stratum and arm, and the draw's fingerprint."""
+    return _core.sha256_arrays(
+        "assignment/2",
+        prep.ids_hash,
+        prep.strata_hash or "",
+        prep.cluster_hash or "",
+        _labels_text(design.arms),
+        np.ascontiguousarray(counts, dtype=np.int64),
+        np.ascontiguousarray(fingerprint),
+    )
+
+
+def _covariates_hash_v2(prep: _Prepared) -> str | None:
+    if prep.covariates is None:
+        return None
+    order = np.argsort(cast(np.ndarray, prep.ids), kind="stable")
+    return _core.sha256_arrays("covariates/2", prep.covariates[order])
 
 
 # ---------------------------------------------------------------------------
@@ -492,7 +796,7 @@ class Assignment(Result):
         super().__post_init__()
         cert = dict(self.certificate)
         # the id lists are JSON-safe already (ints, strs or a base64 record): no round trip
-        big = {k: cert.pop(k) for k in ("ids", "id_strata") if k in cert}
+        big = {k: cert.pop(k) for k in ("ids", "id_strata", "id_clusters") if k in cert}
         object.__setattr__(self, "certificate", {**json.loads(json.dumps(cert)), **big})
 
     def to_frame(self) -> pd.DataFrame:
@@ -731,7 +1035,7 @@ def randomise(
         if method == "lottery":
             default_arms = ("offer", "waitlist")
         names, r = _parse_arms(arms, default_arms)
-    prep = _prepare(
+    prep = _prepare_v2(
         units,
         id=id,
         strata=strata_cols,
@@ -780,15 +1084,14 @@ def randomise(
 
         if not cov_cols:
             raise DesignError("method='rerandomised' needs `covariates` for its balance criterion")
-        if len(names) != 2:
-            raise DesignError(f"re-randomisation is implemented for two arms; got {list(names)}")
         if acceptance is not None and threshold is not None:
             raise DesignError("give either `acceptance` or `threshold`, not both")
         if threshold is None:
             pa = 0.1 if acceptance is None else float(acceptance)
             if not 0 < pa <= 1:
                 raise DesignError(f"`acceptance` must be in (0, 1]; got {acceptance!r}")
-            threshold = float(stats.chi2.ppf(pa, len(cov_cols))) if pa < 1 else float("inf")
+            df = len(cov_cols) * (len(names) - 1)
+            threshold = float(stats.chi2.ppf(pa, df)) if pa < 1 else float("inf")
         elif not threshold > 0:
             raise DesignError(f"`threshold` must be > 0; got {threshold!r}")
         if (
@@ -805,6 +1108,10 @@ def randomise(
             else (0.1 if threshold is None else None),
             "threshold": threshold,
             "max_draws": int(max_draws),
+            "statistic": (
+                "M = sum_j n_j (xbar_j - xbar)' S^-1 (xbar_j - xbar) over all arms "
+                "(two arms: Morgan-Rubin M)"
+            ),
             "rule": "accept the first draw d = 0, 1, ... with M_d <= threshold",
         }
     if method == "matched_pairs":
@@ -833,20 +1140,21 @@ def randomise(
 
     ss = as_seed_sequence(seed)
     design = _Design(method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer)
-    codes, u, info, order = _run_design(prep, design, ss)
-    table = _build_table(units, id, prep, design, codes, u, cluster)
+    codes, key, info, counts, fingerprint = _run_design_v2(prep, design, ss)
     cert = _certificate(
         prep,
         design,
-        codes,
+        counts,
+        fingerprint,
         ss,
         id=id,
         strata=strata_cols,
         cluster=cluster,
         missing_strata=missing_strata,
         info=info,
-        order=order,
     )
+    del fingerprint
+    table = _build_table(units, id, prep, design, codes, key, cluster)
     return Assignment(
         method=method,
         n_obs=len(units),
@@ -871,7 +1179,7 @@ def _build_table(
     prep: _Prepared,
     design: _Design,
     codes: np.ndarray,
-    u: np.ndarray | None,
+    key: np.ndarray,
     cluster: str | None,
 ) -> pd.DataFrame:
     n_level = prep.level_h0.size
@@ -887,7 +1195,8 @@ def _build_table(
         cols["cluster"] = units[cluster].to_numpy()
     if design.method == "stepped_wedge":
         cols["step"] = unit_codes.astype(np.int64) + 1
-    if design.method == "lottery" and u is not None:
+    if design.method == "lottery":
+        u = _core.unit_keys(cast(np.ndarray, prep.level_x), key)  # full keys: no ties
         wait = codes == 1
         pos = np.full(n_level, np.nan)
         order = np.argsort(u[wait])
@@ -901,7 +1210,8 @@ def _build_table(
 def _certificate(
     prep: _Prepared,
     design: _Design,
-    codes: np.ndarray,
+    counts: np.ndarray,
+    fingerprint: np.ndarray,
     ss: np.random.SeedSequence,
     *,
     id: str,
@@ -909,21 +1219,8 @@ def _certificate(
     cluster: str | None,
     missing_strata: str,
     info: Mapping[str, Any],
-    order: np.ndarray | None,
 ) -> dict[str, Any]:
-    S = len(prep.stratum_labels)
-    k = len(design.arms)
-    ids_hash = prep.ids_hash
-    assignment_hash, h_sorted = _assignment_hash(prep, codes, order)
-    sizes = np.bincount(prep.strata, minlength=S)
-    if S > 100_000:
-        group_hashes = None
-    elif h_sorted is not None:  # the draw's order runs stratum by stratum
-        group_hashes = [f"{int(x):016x}" for x in _core.sorted_group_sums_u64(h_sorted, sizes)]
-    else:
-        group_hashes = _group_hashes(prep.level_h0, prep.strata, S)
-    ids_rec, id_strata = _id_record(prep)
-    counts = np.bincount(prep.strata * k + codes, minlength=S * k).reshape(S, k)
+    ids_rec, id_strata, id_clusters = prep.id_record or (None, None, None)
     cert: dict[str, Any] = {
         "certificate": "trialkit.randomisation",
         "algorithm": f"trialkit.randomisation/{design.method}",
@@ -935,37 +1232,28 @@ def _certificate(
         "id": id,
         "id_kind": prep.id_kind,
         "n_units": int(prep.n_units),
-        "ids_hash": ids_hash,
+        "ids_hash": prep.ids_hash,
         "arms": list(design.arms),
         "ratios": list(design.ratios),
         "fixed_counts": list(design.counts) if design.counts is not None else None,
         "strata": strata,
         "missing_strata": missing_strata,
         "stratum_labels": list(prep.stratum_labels),
-        "strata_hash": (
-            _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) if strata else None
-        ),
-        "stratum_sizes": sizes.tolist(),
-        "stratum_id_hashes": group_hashes,
+        "strata_hash": prep.strata_hash,
+        "stratum_sizes": counts.sum(axis=1).tolist(),
         "ids": ids_rec,
         "id_strata": id_strata,
         "cluster": cluster,
         "n_clusters": int(prep.level_h0.size) if cluster else None,
-        "cluster_hash": (
-            _multiset_hash(prep.h0, prep.level_of_unit, prep.cluster_labels or [])  # type: ignore[arg-type]
-            if cluster
-            else None
-        ),
+        "cluster_labels": list(prep.cluster_labels or []) if cluster else None,
+        "cluster_hash": prep.cluster_hash,
+        "id_clusters": id_clusters,
         "steps": list(design.steps) if design.steps else None,
         "rerandomisation": dict(design.rerandomise) if design.rerandomise else None,
-        "covariates_hash": (
-            _core.sha256_arrays("covariates", prep.covariates[np.argsort(prep.h0)])
-            if prep.covariates is not None
-            else None
-        ),
+        "covariates_hash": _covariates_hash_v2(prep),
         "draw": jsonable(dict(info)),
         "counts": counts.tolist(),
-        "assignment_hash": assignment_hash,
+        "assignment_hash": _assignment_hash_v2(prep, design, counts, fingerprint),
     }
     return cert
 
@@ -1019,14 +1307,22 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
     ids changed: 8 units in the certificate, 7 now (1 fewer)
     """
     cert = _load_certificate(certificate)
-    if cert.get("algorithm_version") != ALGORITHM_VERSION:
+    version = cert.get("algorithm_version")
+    if version not in SUPPORTED_VERSIONS:
         return VerifyReport(
             False,
             (
-                f"certificate made by algorithm version {cert.get('algorithm_version')!r}; "
-                f"this trialkit implements version {ALGORITHM_VERSION!r}",
+                f"certificate made by algorithm version {version!r}; this trialkit verifies "
+                f"versions {list(SUPPORTED_VERSIONS)}",
             ),
         )
+    if version == "1":
+        return _verify_v1(units, cert)
+    return _verify_v2(units, cert)
+
+
+def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
+    """Verification of a certificate made by algorithm version 1 (trialkit 0.1)."""
     diffs: list[str] = []
     id_col = cert["id"]
     strata = list(cert["strata"])
@@ -1038,7 +1334,7 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
         require_columns(
             units, [id_col, *strata, *([cluster] if cluster else []), *covs], name="units"
         )
-        prep = _prepare(
+        prep = _prepare_v1(
             units,
             id=id_col,
             strata=strata,
@@ -1097,14 +1393,225 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
     )
     if not diffs:
         try:
-            codes, _, _, order = _run_design(prep, design, _ss_from_record(cert["seed"]))
+            codes, _, _, order = _run_design_v1(prep, design, _ss_from_record(cert["seed"]))
         except DesignError as exc:
             return VerifyReport(False, (str(exc),))
-        if _assignment_hash(prep, codes, order)[0] != cert["assignment_hash"]:
+        if _assignment_hash_v1(prep, codes, order)[0] != cert["assignment_hash"]:
             diffs.append(
                 "the re-derived assignment differs from the certified one (assignment hash)"
             )
     return VerifyReport(not diffs, tuple(diffs))
+
+
+def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
+    """Verification of a certificate made by algorithm version 2."""
+    diffs: list[str] = []
+    id_col = cert["id"]
+    strata = list(cert["strata"])
+    cluster = cert["cluster"]
+    rer = cert.get("rerandomisation") or None
+    covs = list(rer["covariates"]) if rer else []
+    try:
+        prep = _prepare_v2(
+            units,
+            id=id_col,
+            strata=strata,
+            cluster=cluster,
+            missing_strata=cert["missing_strata"],
+            covariates=covs,
+            keep_sorted=True,
+        )
+    except DataError as exc:
+        return VerifyReport(False, (str(exc),))
+    now_ids = cast(np.ndarray, prep.sorted_ids)
+    old_ids = None
+    if cert.get("ids") is not None and (
+        prep.ids_hash != cert["ids_hash"]
+        or (strata and prep.strata_hash != cert["strata_hash"])
+        or (cluster and prep.cluster_hash != cert["cluster_hash"])
+    ):  # the id record is read only to say what differs
+        old_ids = _unpack_ints(cert["ids"])
+        if prep.id_kind == "str":
+            old_ids = np.asarray([str(v) for v in old_ids], dtype=object)
+    if prep.ids_hash != cert["ids_hash"]:
+        n_now = prep.n_units
+        d = n_now - int(cert["n_units"])
+        what = (
+            f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
+        )
+        diffs.append(f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}")
+        if old_ids is not None:
+            diffs.extend(_id_lines(old_ids, now_ids))
+    if strata and prep.strata_hash != cert["strata_hash"]:
+        old = list(cert["stratum_labels"])
+        added = [x for x in prep.stratum_labels if x not in old]
+        removed = [x for x in old if x not in prep.stratum_labels]
+        msg = "strata changed"
+        if added or removed:
+            msg += f": strata added {added[:5]}, removed {removed[:5]}"
+        line = None
+        if old_ids is not None:
+            old_codes = (
+                _unpack_ints(cert["id_strata"])
+                if cert.get("id_strata") is not None
+                else np.zeros(old_ids.size, dtype=np.int64)
+            )
+            line, touched = _moves(
+                old_ids,
+                old_codes,
+                old,
+                now_ids,
+                cast(np.ndarray, prep.sorted_strata),
+                prep.stratum_labels,
+                noun="strata",
+            )
+            if not (added or removed):
+                msg += f": membership differs in {len(touched)} strata, e.g. {touched[:5]}"
+        diffs.append(msg)
+        if line:
+            diffs.append(line)
+    if cluster and prep.cluster_hash != cert["cluster_hash"]:
+        old_cl = [str(c) for c in cert.get("cluster_labels") or []]
+        now_cl = list(prep.cluster_labels or [])
+        msg = f"clusters changed: membership of {cluster!r} differs from the certificate"
+        added = [c for c in now_cl if c not in old_cl]
+        removed = [c for c in old_cl if c not in now_cl]
+        if added or removed:
+            msg += f"; clusters added {added[:_LIST_MAX]}, removed {removed[:_LIST_MAX]}"
+        line = None
+        if old_ids is not None and cert.get("id_clusters") is not None:
+            line, touched = _moves(
+                old_ids,
+                _unpack_ints(cert["id_clusters"]),
+                old_cl,
+                now_ids,
+                cast(np.ndarray, prep.sorted_clusters),
+                now_cl,
+                noun="cluster",
+            )
+            more = f", ... ({len(touched) - _LIST_MAX} more)" if len(touched) > _LIST_MAX else ""
+            shown = ", ".join(repr(t) for t in touched[:_LIST_MAX])
+            msg += f"; members differ in {len(touched)} clusters: [{shown}{more}]"
+        diffs.append(msg)
+        if line:
+            diffs.append(line)
+    if prep.covariates is not None and _covariates_hash_v2(prep) != cert["covariates_hash"]:
+        diffs.append(f"re-randomisation covariates {covs} differ from those used")
+    if not diffs:
+        design = _design_from_certificate(cert)
+        try:
+            _, _, _, counts, fp = _run_design_v2(prep, design, _ss_from_record(cert["seed"]))
+        except DesignError as exc:
+            return VerifyReport(False, (str(exc),))
+        if _assignment_hash_v2(prep, design, counts, fp) != cert["assignment_hash"]:
+            diffs.append(
+                "the re-derived assignment differs from the certified one (assignment hash)"
+            )
+    return VerifyReport(not diffs, tuple(diffs))
+
+
+def _design_from_certificate(cert: Mapping[str, Any]) -> _Design:
+    return _Design(
+        cert["method"],
+        tuple(cert["arms"]),
+        tuple(cert["ratios"]),
+        tuple(cert["fixed_counts"]) if cert.get("fixed_counts") else None,
+        tuple(cert["steps"]) if cert.get("steps") else None,
+        cert.get("rerandomisation") or None,
+    )
+
+
+def _comparable(old: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if now.dtype != old.dtype:  # int ids certified, str ids now (or back): compare as text
+        now, old = now.astype(str).astype(object), old.astype(str).astype(object)
+    return old, now
+
+
+def _id_lines(old: np.ndarray, now: np.ndarray) -> list[str]:
+    """Lines naming the ids added and removed since the certificate (first 20 of each)."""
+    old, now = _comparable(old, now)
+    i_old, i_now = _match(old, now)
+    added = np.sort(np.delete(now, i_now))
+    removed = np.sort(np.delete(old, i_old))
+    out = []
+    if added.size:
+        out.append(f"ids added ({added.size}): {_fmt(added)}")
+    if removed.size:
+        out.append(f"ids removed ({removed.size}): {_fmt(removed)}")
+    return out
+
+
+def _moves(
+    old_ids: np.ndarray,
+    old_codes: np.ndarray,
+    old_labels: Sequence[str],
+    now_ids: np.ndarray,
+    now_codes: np.ndarray,
+    now_labels: Sequence[str],
+    *,
+    noun: str,
+) -> tuple[str | None, list[str]]:
+    """Units (present then and now) whose group (stratum or cluster) changed, and the
+    labels of every group whose set of members differs (moves, additions, removals)."""
+    old_ids, now_ids = _comparable(old_ids, now_ids)
+    i_old, i_now = _match(old_ids, now_ids)
+    old_lab = np.asarray(list(old_labels) + ["<none>"], dtype=object)
+    now_lab = np.asarray(list(now_labels) + ["<none>"], dtype=object)
+    pos = {lab: j for j, lab in enumerate(old_labels)}
+    lookup = np.asarray([pos.get(lab, -1) for lab in now_labels], dtype=np.int64)
+    oc = np.asarray(old_codes, dtype=np.int64)
+    nc = np.asarray(now_codes, dtype=np.int64)
+    changed = oc[i_old] != lookup[nc[i_now]]
+    gone = np.ones(old_ids.size, dtype=bool)
+    gone[i_old] = False
+    new = np.ones(now_ids.size, dtype=bool)
+    new[i_now] = False
+    touched = set(old_lab[oc[i_old][changed]].tolist()) | set(now_lab[nc[i_now][changed]].tolist())
+    touched |= set(old_lab[np.unique(oc[gone])].tolist()) | set(
+        now_lab[np.unique(nc[new])].tolist()
+    )
+    touched_list = sorted(touched)
+    if not changed.any():
+        return None, touched_list
+    idx = np.flatnonzero(changed)
+    order = np.argsort(old_ids[i_old[idx]], kind="stable")
+    idx = idx[order]
+    shown = []
+    for j in idx[:_LIST_MAX]:
+        v = old_ids[i_old[j]]
+        v = v.item() if isinstance(v, np.generic) else v
+        shown.append(f"{v!r}: {old_lab[oc[i_old[j]]]!r} -> {now_lab[nc[i_now[j]]]!r}")
+    more = f", ... ({idx.size - _LIST_MAX} more)" if idx.size > _LIST_MAX else ""
+    return f"{noun} changed for {idx.size} units: [{', '.join(shown)}{more}]", touched_list
+
+
+def _rederive(units: pd.DataFrame, certificate: Mapping[str, Any] | str) -> pd.DataFrame:
+    """The id and arm of every unit as the certificate's algorithm assigns them (no checks
+    beyond the design's own); for audits and tests."""
+    cert = _load_certificate(certificate)
+    kw = dict(
+        id=cert["id"],
+        strata=list(cert["strata"]),
+        cluster=cert["cluster"],
+        missing_strata=cert["missing_strata"],
+        covariates=list((cert.get("rerandomisation") or {}).get("covariates", [])),
+    )
+    design = _design_from_certificate(cert)
+    ss = _ss_from_record(cert["seed"])
+    if cert["algorithm_version"] == "1":
+        prep = _prepare_v1(units, **kw)  # type: ignore[arg-type]
+        codes = _run_design_v1(prep, design, ss)[0]
+    else:
+        prep = _prepare_v2(units, **kw)  # type: ignore[arg-type]
+        codes = _run_design_v2(prep, design, ss)[0]
+    unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
+    return pd.DataFrame(
+        {
+            cert["id"]: units[cert["id"]].to_numpy(),
+            "arm": pd.Categorical.from_codes(unit_codes, categories=list(design.arms)),
+        },
+        index=units.index,
+    )
 
 
 def _fmt(values: np.ndarray) -> str:
