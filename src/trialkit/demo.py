@@ -27,10 +27,17 @@ synthetic register data with known effects (:func:`trialkit.datasets.make_regist
 5. **Report** -- ``report.html`` (self-contained), ``results.json`` (every
    estimate next to its true value, and what each stage used) and the figures.
 
+The randomised trial's true effects are the sample average treatment effect
+of its persons: each is simulated treated and untreated with the random
+numbers of their own simulated history (``true_effects`` with the seed of
+``simulate_spells``), the estimand of the randomised comparison.
+
 References
 ----------
 Hussey, M. A. & Hughes, J. P. (2007). Design and analysis of stepped wedge
 cluster randomized trials. *Contemporary Clinical Trials* 28(2), 182-191.
+Neyman, J. (1923/1990). On the application of probability theory to
+agricultural experiments. *Statistical Science* 5(4), 465-472.
 """
 
 from __future__ import annotations
@@ -319,7 +326,11 @@ def run_demo(
                 f"extract of {n_extract:,}; the randomised trial needs at least 100 "
                 "(raise `trial_persons`)"
             )
-        truth_rct = tk.datasets.true_effects(trial_pool, seed=seeds[0])
+        # the truth of the trial: every person simulated treated and untreated with the random
+        # numbers of their simulated register history below (same seed, common random
+        # numbers), so it is the sample average treatment effect of exactly these persons --
+        # the estimand of the randomised comparison (Neyman 1923)
+        truth_rct = tk.datasets.true_effects(trial_pool, seed=seeds[2])
         base12 = float(truth_rct["untreated"]["employed_12m"])
         design = TrialDesign(
             title=f"Employment service for the long-term unemployed and young, {trial_area}",
@@ -401,6 +412,10 @@ def run_demo(
             "municipalities": sorted(rct_persons["municipality"].unique().tolist()),
             "strata": ["duration_band", "age_band"],
             "assignment_hash": a.certificate["assignment_hash"],
+            "truth": (
+                "sample average treatment effect of the randomised persons: each simulated "
+                "treated and untreated with the random numbers of their simulated history"
+            ),
         }
         sections.append(
             Section(
@@ -412,7 +427,10 @@ def run_demo(
                     "jobseekers, not the area's share of a national sample) randomised 1:1 within "
                     f"duration x age strata (certificate hash {a.certificate['assignment_hash'][:16]}...). "
                     "Follow-up of 60 months from each person's origin, from register spells simulated "
-                    "under the assignment; the true effects are those of exactly these persons."
+                    "under the assignment. The true effects are those of exactly these persons: each "
+                    "is simulated both treated and untreated with the random numbers of their own "
+                    "history (the sample average treatment effect that the randomised comparison "
+                    "estimates)."
                 ),
                 results={
                     "Balance": bal,

@@ -92,6 +92,12 @@ def test_randomised_trial_uses_exactly_one_areas_persons(demo):
     assert sec["Balance"]["n_obs"] == n_area
     assert sec["Effects by horizon"]["n_obs"] == n_area
     rct_rows = [c for c in results["comparisons"] if c["stage"] == "randomised trial"]
+    # their truth: the sample average effect of exactly these persons (common random numbers
+    # with their simulated histories, whose seed is the third child of the demo seed)
+    pool = elig[elig["area"] == "Pirkanmaa"]
+    te = tk.datasets.true_effects(pool, seed=seeds[2])["effect"]
+    for c in rct_rows:
+        assert c["truth"] == pytest.approx(te[c["quantity"]], rel=1e-12)
     assert {c["quantity"] for c in rct_rows} == {
         "employed_12m",
         "employed_24m",
