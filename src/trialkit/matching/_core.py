@@ -89,55 +89,85 @@ def _treated_order(
     return np.arange(idx1.size)
 
 
+def _packed_order(distance: np.ndarray, stratum: np.ndarray, n_strata: int) -> np.ndarray | None:
+    """Rows sorted by (stratum, score, row) with one sort of 64-bit integer keys.
+
+    Each key packs the stratum, the score quantised to the bits left over and the row
+    index; integer sorting is several times faster than an index sort of floats.
+    Quantising keeps the order of unequal scores except within a quantum, so rows
+    sharing (stratum, quantum) -- a few at most -- are re-sorted by their exact score
+    and row. The result is exactly the stable sort. ``None`` when the key does not
+    leave enough bits for the score (very many rows or strata) or a score is infinite.
+    """
+    n = distance.size
+    if n < 2:
+        return None
+    row_bits = int(n - 1).bit_length()
+    stratum_bits = int(max(n_strata - 1, 1)).bit_length()
+    q_bits = min(63 - row_bits - stratum_bits, 52)
+    if q_bits < 16:
+        return None
+    lo, hi = float(distance.min()), float(distance.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    top = (1 << q_bits) - 1
+    scale = top / (hi - lo) if hi > lo else 0.0
+    q = ((distance - lo) * scale).astype(np.int64)  # monotone in the score
+    np.minimum(q, top, out=q)
+    key = q << row_bits
+    key |= np.arange(n, dtype=np.int64)
+    if n_strata > 1:
+        key |= stratum.astype(np.int64) << (q_bits + row_bits)
+    key.sort()
+    prefix = key >> row_bits
+    order = key & ((1 << row_bits) - 1)
+    same = prefix[1:] == prefix[:-1]
+    if same.any():  # rows sharing a quantum: order them by the exact score, then row
+        run = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        rows = order[run]
+        order[run] = rows[np.lexsort((rows, distance[rows], prefix[run]))]
+    return order
+
+
 def _control_layout(
     distance: np.ndarray, treat: np.ndarray, stratum: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Controls sorted by (stratum, score, row); each treated unit's place among them.
 
     Returns ``ctrl_rows`` (row index of the k-th sorted control), ``cd`` (their
     scores), ``lo``/``hi`` (bounds of each treated unit's stratum in that order),
     ``pos`` (number of controls before the treated unit when all units are
     sorted by stratum, score and row -- the layout MatchIt's left/right search
-    walks) and ``idx1`` (the treated rows).
+    walks), ``idx1`` (the treated rows) and ``t_sorted`` (treated units, as
+    positions in ``idx1``, in that sort order).
 
-    A few strata: one sort of each stratum's rows by score (ties by row); many
-    strata: one sort of all rows by score, then a stable sort by stratum.
+    One sort of packed integer keys (:func:`_packed_order`); failing that, one
+    stable sort by score and, with several strata, a stable sort by stratum.
     """
     n = distance.size
     n_strata = int(stratum.max()) + 1 if stratum.size else 1
     idx1 = np.flatnonzero(treat)
     s1 = stratum[idx1]
-    if n_strata == 1:
-        order, ds = _stable_argsort_values(distance)
-    elif n_strata <= 64:  # a few strata: sort each (smaller sorts, no second pass)
-        parts, vals = [], []
-        for k in range(n_strata):
-            rows = np.flatnonzero(stratum == k)
-            if rows.size:
-                o, v = _stable_argsort_values(distance[rows])
-                parts.append(rows[o])
-                vals.append(v)
-        order = np.concatenate(parts)
-        ds = np.concatenate(vals)
-    else:
+    order = _packed_order(distance, stratum, n_strata)
+    if order is None:
         order = _stable_argsort(distance)
-        small = np.int16 if n_strata < 2**15 else np.int64
-        order = order[np.argsort(stratum[order].astype(small), kind="stable")]
-        ds = distance[order]
+        if n_strata > 1:
+            small = np.int16 if n_strata < 2**15 else np.int64
+            order = order[np.argsort(stratum[order].astype(small), kind="stable")]
     is_c = ~treat[order]
     ctrl_rows = order[is_c]
-    cd = ds[is_c]
+    cd = distance[ctrl_rows]
     t_at = np.flatnonzero(~is_c)
     # controls before the k-th treated position = its position - k
-    pos_sorted = t_at - np.arange(t_at.size)
-    pos = np.empty(idx1.size, dtype=np.int64)
     inv = np.empty(n, dtype=np.int64)
     inv[idx1] = np.arange(idx1.size)
-    pos[inv[order[t_at]]] = pos_sorted
+    t_sorted = inv[order[t_at]]
+    pos = np.empty(idx1.size, dtype=np.int64)
+    pos[t_sorted] = t_at - np.arange(t_at.size)
     counts = np.bincount(stratum, minlength=n_strata) - np.bincount(s1, minlength=n_strata)
     ends = np.cumsum(counts)
     starts = ends - counts
-    return ctrl_rows, cd, starts[s1], ends[s1], pos, idx1
+    return ctrl_rows, cd, starts[s1], ends[s1], pos, idx1, t_sorted
 
 
 def nearest_greedy(
@@ -167,7 +197,7 @@ def nearest_greedy(
     """
     n = distance.size
     st = np.zeros(n, dtype=np.int64) if stratum is None else stratum.astype(np.int64)
-    ctrl_rows, cd, lo, hi, pos, idx1 = _control_layout(distance, treat, st)
+    ctrl_rows, cd, lo, hi, pos, idx1, t_sorted = _control_layout(distance, treat, st)
     n1 = idx1.size
     d1 = distance[idx1]
     cal = math.inf if caliper is None else float(caliper)
@@ -198,10 +228,19 @@ def nearest_greedy(
     # ones). In the usual case -- 1:1, treated taken from the highest score down -- a
     # single downward sweep per stratum needs O(1) work per treated unit and memory
     # only per treated unit; otherwise union-find pointers (below).
-    seq_arr = _treated_order(distance, idx1, order, priority)
+    s1 = st[idx1]
+    grouped = None
+    if ratio == 1 and order == "largest":
+        # the sort order reversed: by stratum, score decreasing -- MatchIt's order
+        # exactly when no two treated units of a stratum share a score
+        rev = t_sorted[::-1]
+        ds1 = d1[rev]
+        if not np.any((ds1[1:] == ds1[:-1]) & (s1[rev][1:] == s1[rev][:-1])):
+            grouped = rev
+    seq_arr = _treated_order(distance, idx1, order, priority) if grouped is None else grouped
     if ratio == 1:
-        s1 = st[idx1]
-        grouped = seq_arr[np.argsort(s1[seq_arr], kind="stable")]
+        if grouped is None:
+            grouped = seq_arr[np.argsort(s1[seq_arr], kind="stable")]
         pg = pos[grouped]
         same = s1[grouped][1:] == s1[grouped][:-1]
         if not np.any(same & (pg[1:] > pg[:-1])):
@@ -398,6 +437,30 @@ def _previous_below(v: np.ndarray, q: np.ndarray, before: np.ndarray) -> np.ndar
     return cur
 
 
+def _previous_smaller(v: np.ndarray, max_rounds: int = 64) -> np.ndarray:
+    """For every position ``i``: the largest ``j < i`` with ``v[j] < v[i]`` (-1 if none).
+
+    Pointer jumping: each position's pointer skips to its predecessor's pointer while
+    that predecessor is not smaller (everything skipped is not smaller either), all
+    positions at once; a few dozen rounds at most in practice, and after
+    ``max_rounds`` the rest is finished by binary lifting (:func:`_previous_below`).
+    """
+    n = v.size
+    ptr = np.arange(-1, n - 1)
+    act = np.flatnonzero(v[:-1] >= v[1:]) + 1  # ``v[i - 1]`` is not smaller
+    for _ in range(max_rounds):
+        if not act.size:
+            return ptr
+        pa = ptr[ptr[act]]
+        ptr[act] = pa
+        ok = pa >= 0
+        act = act[ok]
+        act = act[v[pa[ok]] >= v[act]]
+    if act.size:
+        ptr[act] = _previous_below(v, v[act], act)
+    return ptr
+
+
 def _sweep_down_vectorised(
     cd: np.ndarray,
     d1: np.ndarray,
@@ -447,46 +510,64 @@ def _sweep_down_vectorised(
     top[1:] = p[:-1]
     top[first] = hi_[first]
     m = top - p
-    big = 4 * (ncd + n) + 10
-    offset = g * big
-    at = np.arange(n)
+    offset = g * (4 * (ncd + n) + 10)
     last = ncd - 1
+    # distance to the nearest control above (free or not): a lower bound of the
+    # right candidate's distance, so the stack is searched only where it can win
+    up = np.where(p < hi_, cd[np.minimum(p, last)] - d, np.inf)
 
-    def choose(
-        left: np.ndarray, lok: np.ndarray, right: np.ndarray, rok: np.ndarray
+    def decide(
+        left: np.ndarray,
+        lok: np.ndarray,
+        a: np.ndarray,
+        right: np.ndarray,
+        rok: np.ndarray,
+        b: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        a = np.where(lok, d - cd[np.clip(left, 0, last)], np.inf)
-        b = np.where(rok, cd[np.clip(right, 0, last)] - d, np.inf)
-        take_r = b < a  # ties go to the left control
-        ok = (lok | rok) & (np.minimum(a, b) <= cal)
-        x = np.where(ok, np.where(take_r, 2, 1), 0).astype(np.int8)
+        take_r = rok & (~lok | (b < a))  # ties go to the left control
+        x = np.where(take_r, 2, 1).astype(np.int8)
+        # nobody within the caliper, or no candidate at all
+        x[~((lok | rok) & (np.where(take_r, b, a) <= cal))] = 0
         return x, np.where(take_r, right, left)
 
+    def left_gap(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lok = left >= lo_
+        return lok, np.where(lok, d - cd[np.clip(left, 0, last)], np.inf)
+
     # start from everyone's nearest control (as if nobody had taken any)
-    x, j = choose(p - 1, p - 1 >= lo_, p, p < hi_)
+    x, j = decide(p - 1, *left_gap(p - 1), p, p < hi_, up)
     for _ in range(max_iter):
         took_l = (x == 1).astype(np.int64)
-        took_r = (x == 2).astype(np.int64)
-        a = took_l - m
-        cs = np.cumsum(a)
-        s_x = cs - (cs - a)[starts][g]  # cumulative sum restarted in each stratum
+        took_r = x == 2
+        a_ = took_l - m
+        cs = np.cumsum(a_)
+        s_x = cs - (cs - a_)[starts][g]  # cumulative sum restarted in each stratum
         run = np.maximum.accumulate(took_l - s_x + offset) - offset
         w = s_x + np.maximum(run, 0)  # k after each unit's choice (Lindley)
-        k_pre = w - took_l
         k_prev = np.empty(n, dtype=np.int64)
         k_prev[1:] = w[:-1]
         k_prev[first] = 0
-        left = p - 1 - k_pre
+        left = p - 1 - (w - took_l)
+        lok, a = left_gap(left)
         push = np.maximum(m - k_prev, 0)  # free controls passed: [p, top - k_prev)
-        top_free = top - k_prev
         d_post = np.cumsum(push - took_r)
         d_mid = d_post + took_r
         d_pre = d_mid - push
         rok = d_mid > d_pre[starts][g]
-        jj = _previous_below(d_post, d_mid, at) + 1
-        jj = np.where(rok, jj, 0)
-        right = top_free[jj] - (d_mid - d_pre[jj])
-        x_new, j = choose(left, left >= lo_, right, rok)
+        # the top of the stack: the lowest of the unit's own range if it pushed one
+        # (that is control p), else found by looking back
+        b = np.where(rok & (push > 0), up, np.inf)
+        right = p.copy()
+        q = np.flatnonzero(rok & (push == 0) & ((a > up) | ~lok))
+        if q.size:
+            # no push: the stack is as the previous unit left it, so the range holding
+            # its top was pushed just after the stack was last lower than that
+            jj = _previous_smaller(d_post)[q - 1] + 1
+            rq = top - k_prev
+            rq = rq[jj] - (d_mid[q] - d_pre[jj])
+            right[q] = rq
+            b[q] = cd[rq] - d[q]
+        x_new, j = decide(left, lok, a, right, rok, b)
         if np.array_equal(x_new, x):
             took = x > 0
             out[seq[took]] = j[took]
@@ -594,20 +675,18 @@ def weights_from_mm(mm: np.ndarray, treat: np.ndarray) -> np.ndarray:
     matched controls.
     """
     n = treat.size
-    idx1 = np.flatnonzero(treat)
     m_i = (mm >= 0).sum(axis=1)
     has = m_i > 0
     ok = mm >= 0
     contrib = np.broadcast_to((1.0 / np.maximum(m_i, 1))[:, None], mm.shape)[ok]
     # bincount sums in the order of occurrence, as np.add.at does (same floats), faster
     w = np.bincount(mm[ok], weights=contrib, minlength=n).astype(float, copy=False)
-    c = ~treat
-    wc = w[c]  # treated rows are never in ``mm``: their entries are still 0 here
-    total = wc.sum()
-    if total > 0:
-        nz = np.flatnonzero(w)
-        w[nz] = w[nz] * (np.count_nonzero(wc > 0) / total)
-    w[idx1[has]] = 1.0
+    # only controls appear in ``mm``: the nonzero entries are the matched controls
+    nz = np.flatnonzero(w)
+    if nz.size:
+        wc = w[nz]
+        w[nz] = wc * (nz.size / wc.sum())
+    w[np.flatnonzero(treat)[has]] = 1.0
     return w
 
 

@@ -59,6 +59,8 @@ def _stratum_codes(
     """
     if not cols:
         return np.zeros(len(frame), dtype=np.int64)
+    if len(cols) == 1 and factors is not None and cols[0] in factors:
+        return factors[cols[0]].astype(np.int64, copy=False)
     codes = np.zeros(len(frame), dtype=np.int64)
     for c in cols:
         if factors is not None and c in factors:
@@ -185,7 +187,8 @@ class Matching:
             needed.append(self.id)
         needed = list(dict.fromkeys(needed))
         require_columns(data, needed)
-        require_binary(data, tcol)
+        if data[tcol].dtype != bool:  # a bool column is binary by its type
+            require_binary(data, tcol)
         if self.id is not None:
             _require_unique_ids(data, self.id)
         elif "person_id" in data.columns:
@@ -262,7 +265,7 @@ class Matching:
         distance: np.ndarray | None = None
         if raw is not None:
             if self.scale == "logit":
-                if np.any((raw <= 0) | (raw >= 1)):
+                if raw.size and not (raw.min() > 0 and raw.max() < 1):
                     raise DataError(
                         "scale='logit' needs a score strictly between 0 and 1 (a probability); "
                         "this one is not -- pass scale='identity' to match on it as it is"
@@ -303,8 +306,10 @@ class Matching:
         # strata with treated but no controls: reported
         keep = ~discarded
         has_controls = _has_controls(strata, treat, keep) if self.exact else None
-        if has_controls is not None:
-            orphan = keep & treat & ~has_controls
+        if has_controls is not None and not has_controls.all():
+            orphan = np.zeros(len(frame), dtype=bool)
+            orphan[np.flatnonzero(treat)] = ~has_controls
+            orphan &= keep
             if orphan.any():
                 cells = (
                     frame.loc[orphan, list(self.exact)]
@@ -398,10 +403,9 @@ class Matching:
                 )
             # treated (not discarded, with controls in their stratum) left without a match
             unmatched = ~(mm >= 0).any(axis=1)
-            t_rows = np.flatnonzero(treat)
-            t_ok = (~discarded[t_rows]) & (
-                has_controls[t_rows] if has_controls is not None else True
-            )
+            t_ok = ~discarded[np.flatnonzero(treat)]
+            if has_controls is not None:
+                t_ok &= has_controls
             n_unmatched = int(np.count_nonzero(unmatched & t_ok))
             if n_unmatched:
                 why = (
@@ -557,8 +561,13 @@ def _require_unique_ids(data: pd.DataFrame, column: str) -> None:
 
 
 def _has_controls(strata: np.ndarray, treat: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    has0 = np.bincount(strata[keep & ~treat], minlength=int(strata.max()) + 1) > 0
-    return has0[strata]
+    """For each treated row (in row order): does its exact stratum hold a kept control?"""
+    n_strata = int(strata.max()) + 1
+    n_kept = np.bincount(strata if keep.all() else strata[keep], minlength=n_strata)
+    t_rows = np.flatnonzero(treat)
+    t_kept = t_rows if keep.all() else t_rows[keep[t_rows]]
+    has0 = (n_kept - np.bincount(strata[t_kept], minlength=n_strata)) > 0
+    return has0[strata[t_rows]]
 
 
 def _nobody_message(
