@@ -925,8 +925,11 @@ def randomise(
         random, with equal numbers of clusters per step (or ``clusters_per_step``).
         ``lottery``: ``capacity`` offers, the rest form a randomly ordered
         wait-list. ``rerandomised``: complete randomisation redrawn until the
-        Mahalanobis distance of ``covariates`` is at most the threshold (Morgan &
-        Rubin 2012); the rule is recorded.
+        Mahalanobis balance statistic of ``covariates`` is at most the threshold
+        (Morgan & Rubin 2012), with any number of arms: the pooled statistic
+        :math:`M = \sum_j n_j (\bar x_j - \bar x)' S^{-1} (\bar x_j - \bar x)`,
+        which for two arms is Morgan and Rubin's :math:`M`; the rule is recorded
+        and :func:`randomisation_test` redraws under it.
     seed : int, Generator, SeedSequence or None
         ``None`` draws fresh entropy; it is recorded in the certificate.
     steps : int or list, optional
@@ -939,7 +942,9 @@ def randomise(
         ``rerandomised``: covariates of the balance criterion.
     acceptance : float, optional
         ``rerandomised``: acceptance probability :math:`p_a`; the threshold is the
-        :math:`p_a` quantile of :math:`\chi^2_K`. Default 0.1 unless ``threshold``.
+        :math:`p_a` quantile of :math:`\chi^2_{K(k-1)}` (``K`` covariates, ``k``
+        arms), the asymptotic distribution of :math:`M` under complete
+        randomisation. Default 0.1 unless ``threshold``.
     threshold : float, optional
         ``rerandomised``: accept when :math:`M \le` threshold.
     max_draws : int
@@ -970,10 +975,26 @@ def randomise(
     probability of arm :math:`j` is :math:`r_j/\sum r` (``bernoulli``: the
     normalised ratio), recorded in ``table["probability"]``.
 
+    Algorithm version 2 (recorded in the certificate; version-1 certificates
+    still verify): :math:`u_i = \mathrm{mix}(\mathrm{id}_i \oplus k)` with the
+    SplitMix64 finaliser (Steele, Lea & Flood 2014) -- integer ids enter with
+    their own bits, string ids through a seed-free 64-bit hash. Instead of
+    sorting the units, one packed sort of (stratum, leading bits of
+    :math:`u_i`) gives each stratum's cut keys between arms, and a unit's arm is
+    the number of cuts its key reaches (the same assignment as ordering by
+    :math:`u_i`). The certificate's ``ids_hash`` is the SHA-256 of the sorted
+    ids, ``strata_hash`` / ``cluster_hash`` of each sorted id's stratum /
+    cluster code, and ``assignment_hash`` of those hashes, the counts per
+    stratum and arm and the cut keys (or, for Bernoulli and cluster designs,
+    the arm of each unit in sorted order).
+
     References
     ----------
     Morgan, K. L. & Rubin, D. B. (2012). Rerandomization to improve covariate
     balance in experiments. *Annals of Statistics* 40(2), 1263-1282.
+
+    Steele, G. L., Lea, D. & Flood, C. H. (2014). Fast splittable pseudorandom
+    number generators. *OOPSLA 2014*, 453-472.
 
     Examples
     --------
@@ -1433,7 +1454,8 @@ def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
         old_ids = _unpack_ints(cert["ids"])
         if prep.id_kind == "str":
             old_ids = np.asarray([str(v) for v in old_ids], dtype=object)
-    if prep.ids_hash != cert["ids_hash"]:
+    ids_changed = prep.ids_hash != cert["ids_hash"]
+    if ids_changed:
         n_now = prep.n_units
         d = n_now - int(cert["n_units"])
         what = (
@@ -1467,7 +1489,8 @@ def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
             )
             if not (added or removed):
                 msg += f": membership differs in {len(touched)} strata, e.g. {touched[:5]}"
-        diffs.append(msg)
+        if line or added or removed or old_ids is None or not ids_changed:
+            diffs.append(msg)  # (otherwise the ids added / removed say it all)
         if line:
             diffs.append(line)
     if cluster and prep.cluster_hash != cert["cluster_hash"]:
@@ -1492,7 +1515,8 @@ def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
             more = f", ... ({len(touched) - _LIST_MAX} more)" if len(touched) > _LIST_MAX else ""
             shown = ", ".join(repr(t) for t in touched[:_LIST_MAX])
             msg += f"; members differ in {len(touched)} clusters: [{shown}{more}]"
-        diffs.append(msg)
+        if line or added or removed or old_ids is None or not ids_changed:
+            diffs.append(msg)
         if line:
             diffs.append(line)
     if prep.covariates is not None and _covariates_hash_v2(prep) != cert["covariates_hash"]:

@@ -59,7 +59,7 @@ class Mechanism:
     p: np.ndarray | None = None
     covariates: np.ndarray | None = None  # unit-level, for the re-randomisation rule
     threshold: float | None = None
-    treated_code: int = 1
+    n_arms: int = 2  # arms of the re-randomisation statistic (codes 0 .. n_arms-1)
     identity: bool = False  # analysed units are the randomised units, in stratum order
     clustered: bool = False
 
@@ -87,7 +87,7 @@ class Mechanism:
         tries = 0
         while got < size:
             Z = self._raw(rng, max(size, 64))[:, self.unit_to_level]
-            ok = _mahalanobis_rows(self.covariates, Z == self.treated_code) <= self.threshold
+            ok = _mahalanobis_rows(self.covariates, Z, self.n_arms) <= self.threshold
             out.append(Z[ok])
             got += int(ok.sum())
             tries += 1
@@ -98,17 +98,28 @@ class Mechanism:
         return np.concatenate(out)[:size]
 
 
-def _mahalanobis_rows(X: np.ndarray | None, T: np.ndarray) -> np.ndarray:
-    """Morgan-Rubin Mahalanobis distance for each row of a (D, n) treatment matrix."""
+def _mahalanobis_rows(X: np.ndarray | None, Z: np.ndarray, n_arms: int) -> np.ndarray:
+    r"""The re-randomisation balance statistic for each row of a (D, n) matrix of arm codes.
+
+    :math:`M = \sum_j n_j (\bar x_j - \bar x)' S^{-1} (\bar x_j - \bar x)` over the
+    ``n_arms`` arms (Morgan & Rubin 2012; with two arms their
+    :math:`(\bar x_1-\bar x_0)'[S(1/n_1+1/n_0)]^{-1}(\bar x_1-\bar x_0)`), the
+    statistic :func:`trialkit.randomise` used to accept a draw.
+    """
     assert X is not None
-    n1 = T.sum(axis=1)
-    n0 = T.shape[1] - n1
-    m1 = (T @ X) / n1[:, None]
-    m0 = ((~T) @ X) / n0[:, None]
-    d = m1 - m0
+    xbar = X.mean(axis=0)
     S = np.atleast_2d(np.cov(X, rowvar=False))
     Sinv = np.linalg.inv(S)
-    return np.einsum("ij,jk,ik->i", d, Sinv, d) / (1 / n1 + 1 / n0)
+    out = np.zeros(Z.shape[0])
+    for j in range(n_arms):
+        T = Z == j
+        nj = T.sum(axis=1).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = (T @ X) / nj[:, None] - xbar[None, :]
+        out += np.where(
+            nj > 0, nj * np.einsum("ij,jk,ik->i", np.nan_to_num(d), Sinv, np.nan_to_num(d)), 0.0
+        )
+    return out
 
 
 def mechanism_from(
@@ -120,6 +131,7 @@ def mechanism_from(
     p: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
     threshold: float | None = None,
+    n_arms: int | None = None,
 ) -> Mechanism:
     """Build a :class:`Mechanism` from unit-level arm codes and design columns."""
     z = np.asarray(arm_codes, dtype=np.uint8)
@@ -155,6 +167,7 @@ def mechanism_from(
         p=None if p is None else np.asarray(p, dtype=float),
         covariates=covariates,
         threshold=threshold,
+        n_arms=int(z.max(initial=0)) + 1 if n_arms is None else int(n_arms),
         identity=bool(np.array_equal(pos[level], np.arange(n))),
         clustered=cluster is not None,
     )
@@ -385,7 +398,7 @@ def _enumerate(mech: Mechanism, limit: int) -> np.ndarray:
     rows = [np.concatenate(c) for c in itertools.product(*per)]
     Z = np.asarray(rows, dtype=np.uint8)[:, mech.unit_to_level]
     if mech.threshold is not None:
-        ok = _mahalanobis_rows(mech.covariates, Z == mech.treated_code) <= mech.threshold
+        ok = _mahalanobis_rows(mech.covariates, Z, mech.n_arms) <= mech.threshold
         Z = Z[ok]
     return Z
 
@@ -548,6 +561,7 @@ def randomisation_test(
         p=p_vec,
         covariates=cov,
         threshold=threshold,
+        n_arms=len(arm_levels),
     )
     y = data[outcome].to_numpy(dtype=float)
     s_codes = (
