@@ -541,3 +541,24 @@ def test_random_order_same_seed_same_result_and_recorded():
     assert not a.pairs.equals(c.pairs)
     with pytest.raises(DesignError, match="order='random'"):
         tk.match(df, score="employability", seed=3)
+
+
+def test_balance_labels_match_the_randomisation_balance_table():
+    """One vocabulary across packages: index ``covariate``, levels as ``column=level``."""
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "sex": rng.choice(["F", "M"], n),
+            "education": rng.choice(["basic", "secondary", "tertiary"], n),
+            "treated": rng.random(n) < 0.3,
+        }
+    )
+    df["arm"] = np.where(df["treated"], "treatment", "control")
+    covs = ["age", "sex", "education"]
+    r = tk.randomisation.balance(df, covariates=covs, n_draws=10, seed=1).to_frame()
+    b = tk.match(df, covariates=covs, caliper=0.5).balance().to_frame()
+    assert b.index.name == r.index.name == "covariate"
+    assert [t for t in b.index if t != "score"] == list(r.index)
+    assert "education=tertiary" in b.index

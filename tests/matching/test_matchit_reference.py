@@ -52,9 +52,9 @@ CASES: dict[str, dict] = {
 }
 NEAREST = [c for c in CASES if c.startswith("nn_")]
 TERM = {
-    "raceblack": "race_black",
-    "racehispan": "race_hispan",
-    "racewhite": "race_white",
+    "raceblack": "race=black",
+    "racehispan": "race=hispan",
+    "racewhite": "race=white",
     "distance": "score",
 }
 

@@ -20,9 +20,9 @@ __all__ = ["BalanceTable", "balance_table"]
 class BalanceTable(Result):
     """Covariate balance before and after matching.
 
-    ``table`` (and ``to_frame()``) is indexed by ``term`` (a covariate, or
-    ``column_level`` for each level of a text/categorical column, and ``score`` for
-    the matching score) with columns ``mean_treated``, ``mean_control_before``,
+    ``table`` (and ``to_frame()``) is indexed by ``covariate`` (a covariate, or
+    ``column=level`` for each level of a text/categorical column -- the labels of
+    the randomisation balance table -- and ``score`` for the matching score) with columns ``mean_treated``, ``mean_control_before``,
     ``mean_control_after``, ``smd_before``, ``smd_after``, ``variance_ratio_before``,
     ``variance_ratio_after``, ``ecdf_mean_before``, ``ecdf_mean_after``,
     ``ecdf_max_before``, ``ecdf_max_after``, ``binary``, ``balanced``
@@ -38,7 +38,7 @@ class BalanceTable(Result):
     sample_sizes: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """The balance table (one row per term)."""
+        """The balance table (one row per covariate or level)."""
         return self.table.copy()
 
     def _payload(self) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class BalanceTable(Result):
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, *, absolute: bool = True, **kwargs: Any) -> Any:
-        """Love plot: |SMD| per term before (open circles) and after (filled) matching.
+        """Love plot: |SMD| per covariate before (open circles) and after (filled) matching.
 
         Returns the Axes; the two point series are ``ax.lines[0]`` (before) and
         ``ax.lines[1]`` (after), whose x data are the table's SMDs.
@@ -143,7 +143,7 @@ def balance_table(
                 em[j], ex[j] = _core.ecdf_stats(x[:, j], treat, w)
         rows[f"ecdf_mean_{lab}"] = em
         rows[f"ecdf_max_{lab}"] = ex
-    tab = pd.DataFrame(rows, index=pd.Index(names, name="term"))
+    tab = pd.DataFrame(rows, index=pd.Index(names, name="covariate"))
     tab["binary"] = binary
     tab["balanced"] = np.abs(tab["smd_after"].to_numpy()) <= threshold
     order = [

@@ -736,7 +736,7 @@ class MatchResult(Result):
         ----------
         covariates : list of str, optional
             Columns to check (default: the matching covariates and exact columns).
-            Text/categorical columns get one row per level (``name_level``).
+            Text/categorical columns get one row per level (``name=level``, as in the randomisation balance table).
         sd_denominator : {"treated", "pooled"}
             Denominator of the SMD, the same before and after matching: the
             standard deviation of the treated group in the unmatched sample (the

@@ -28,10 +28,11 @@ Link = Literal["logit", "probit"]
 
 
 def _columns(
-    data: pd.DataFrame, covariates: Sequence[str], *, drop_first: bool
+    data: pd.DataFrame, covariates: Sequence[str], *, drop_first: bool, sep: str = "_"
 ) -> tuple[list[np.ndarray], list[str]]:
     """Numbers and booleans as they are; text and categories as level indicators
-    (levels sorted, or in categorical order; the first dropped when ``drop_first``)."""
+    named ``column{sep}level`` (levels sorted, or in categorical order; the first
+    dropped when ``drop_first``)."""
     cols: list[np.ndarray] = []
     names: list[str] = []
     for c in covariates:
@@ -49,7 +50,7 @@ def _columns(
         start = 1 if drop_first else 0
         for k, lev in enumerate(levels[start:], start=start):
             cols.append((codes == k).astype(float))
-            names.append(f"{c}_{lev}")
+            names.append(f"{c}{sep}{lev}")
     return cols, names
 
 
@@ -64,8 +65,9 @@ def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nda
 
 
 def balance_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Like :func:`design_matrix` but with an indicator for *every* level (for balance tables)."""
-    cols, names = _columns(data, covariates, drop_first=False)
+    """Like :func:`design_matrix` but with an indicator for *every* level, named
+    ``column=level`` as in the randomisation balance table (for balance tables)."""
+    cols, names = _columns(data, covariates, drop_first=False, sep="=")
     return np.column_stack(cols), names
 
 
