@@ -132,3 +132,17 @@ def test_suppression_keeps_zero_and_large_counts():
     )
     assert out["events"].tolist() == [0, "<5", 5, 6]
     assert out["estimate"].tolist() == [1, 2, 3, 4]
+
+
+def test_design_parameters_named_n_are_not_person_counts(tmp_path):
+    frame = pd.DataFrame(
+        {"n_steps": [4], "n_clusters": [3], "n_draws": [2], "n_per_arm": [3], "n_treated": [2]}
+    )
+    out = suppress_small_counts(frame)
+    assert out.iloc[0].tolist() == [4, 3, 2, "<5", "<5"]
+    r = effect_table([0.1], [0.05], index=["x"], index_name="term", n=[3], method="m", n_obs=3)
+    r = type(r)(**{**r.__dict__, "meta": {"n_steps": 4, "n_periods": 3, "n_per_arm": 2}})
+    build_report([Section(title="Roll-out", results={"r": r})], out=tmp_path)
+    flat = json.dumps(json.loads((tmp_path / "results.json").read_text()))
+    assert '"n_steps": 4' in flat and '"n_periods": 3' in flat
+    assert '"n_per_arm": "<5"' in flat and '"n_obs": "<5"' in flat

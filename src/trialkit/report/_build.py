@@ -26,6 +26,18 @@ __all__ = ["Section", "Report", "build_report", "suppress_small_counts"]
 COUNT_COLUMNS = re.compile(
     r"^(n|n_.*|.*_n|count|counts|.*_count|at_risk|events|n_treated|n_control|persons|clients)$"
 )
+#: ``n_*`` names that count design elements or computations, not people (kept as they are).
+NOT_PERSON_COUNTS = re.compile(
+    r"^n_(steps|periods|arms|draws|boot|sims|perm|permutations|blocks|horizons|iter|iterations"
+    r"|covariates|cluster_covariates|jobs|outcomes|clusters|treated_clusters|control_clusters"
+    r"|lags|leads|cohorts|rounds)$"
+)
+
+
+def _is_count(name: str) -> bool:
+    return bool(COUNT_COLUMNS.match(name)) and not NOT_PERSON_COUNTS.match(name)
+
+
 #: Column names that identify a person: never written.
 PERSON_ID_COLUMNS = re.compile(r"^(person_id|personal_id|hetu|ssn|henkilotunnus)$", re.I)
 
@@ -36,7 +48,9 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
     """Replace counts in ``1 .. min_count - 1`` by the text ``"<min_count"``.
 
     Count columns are recognised by name (``n``, ``n_*``, ``*_count``,
-    ``at_risk``, ``events``, ...). Zero is kept (it discloses nothing about a
+    ``at_risk``, ``events``, ...); ``n_*`` names of design elements and computations
+    (``n_steps``, ``n_periods``, ``n_clusters``, ``n_draws``, ...) are not counts of
+    people and are kept. Zero is kept (it discloses nothing about a
     person). Index levels with count names are treated the same way. A frame
     with a person-identifier column is refused.
 
@@ -72,7 +86,7 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
             "reports never contain person-level rows"
         )
     for col in out.columns:
-        if not COUNT_COLUMNS.match(str(col)):
+        if not _is_count(str(col)):
             continue
         values = pd.to_numeric(out[col], errors="coerce")
         small = (values > 0) & (values < min_count)
@@ -94,7 +108,7 @@ def _suppress_json(obj: Any, *, min_count: int, key: str | None = None) -> Any:
         return [_suppress_json(v, min_count=min_count, key=key) for v in obj]
     if (
         key is not None
-        and COUNT_COLUMNS.match(key)
+        and _is_count(key)
         and isinstance(obj, (int, float))
         and not isinstance(obj, bool)
         and 0 < obj < min_count
