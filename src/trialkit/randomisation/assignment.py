@@ -101,6 +101,8 @@ def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
         if hi - lo < max(2**22, 4 * v.size):  # dense range: codes by lookup, O(n)
             w = v - lo if lo else v
             present = np.bincount(w) > 0
+            if lo == 0 and present.all():  # already codes 0..S-1: no lookup, no copy
+                return w, [str(x) for x in range(present.size)]
             lookup = (np.cumsum(present) - 1).astype(np.int32)
             return lookup[w], [str(x) for x in np.flatnonzero(present) + lo]
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
@@ -340,6 +342,7 @@ class _Prepared:
     sorted_ids: np.ndarray | None = None  # kept for verify's reports
     sorted_strata: np.ndarray | None = None
     sorted_clusters: np.ndarray | None = None
+    level_sizes: np.ndarray | None = None  # randomised units per stratum
 
 
 def _prepare_v1(
@@ -647,6 +650,7 @@ def _prepare_v2(
         sorted_ids=sids if keep_sorted else None,
         sorted_strata=sstrata if keep_sorted else None,
         sorted_clusters=scodes if keep_sorted and cluster is not None else None,
+        level_sizes=np.bincount(level_strata, minlength=S),
     )
 
 
@@ -704,7 +708,7 @@ def _draw_once_v2(
             fingerprint = _core.bernoulli_codes(_core.unit_keys(sx, key), r / r.sum())
             return codes, key, counts, fingerprint.astype(np.int16)
         return codes, key, counts, _canonical_codes(prep, codes)
-    sizes = np.bincount(prep.strata, minlength=S)
+    sizes = cast(np.ndarray, prep.level_sizes)
     r = np.asarray(design.ratios, dtype=np.int64)
     if design.counts is not None and S == 1:
         counts = np.asarray(design.counts, dtype=np.int64)[None, :]
@@ -1067,7 +1071,7 @@ def randomise(
     n_level = prep.level_h0.size
     level_word = "clusters" if cluster else "units"
     S = len(prep.stratum_labels)
-    sizes = np.bincount(prep.strata, minlength=S)
+    sizes = cast(np.ndarray, prep.level_sizes)
 
     if method == "stepped_wedge":
         assert step_labels is not None
