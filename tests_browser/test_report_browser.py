@@ -47,9 +47,15 @@ window.addEventListener("load", function () {
 """
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
+@pytest.fixture(scope="module", params=["synthetic", "demo"])
+def report(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
+    if request.param == "demo":  # the main job's own report (`trialkit demo`)
+        from trialkit.demo import run_demo
+
+        rep = run_demo(out, progress=False)["report"]
+        plt.close("all")
+        return rep
     res = effect_table(
         [0.03, 0.02, 0.01],
         [0.01, 0.012, 0.013],
@@ -113,7 +119,9 @@ def test_renders_in_headless_chromium_with_figures_and_no_console_errors(report,
             timeout=180,
         )
     assert dom.returncode == 0
-    assert "images 2 decoded 2" in dom.stdout
+    n_img = report.html_path.read_text().count("<img ")
+    assert n_img >= 2
+    assert f"images {n_img} decoded {n_img}" in dom.stdout
     console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln]
     assert console == []
     img = plt.imread(shot)
