@@ -110,7 +110,9 @@ def test_itt_records_excluded_rows() -> None:
         ({"control": "nobody"}, DataError),
         ({"outcome": "missing_col"}, DataError),
         ({"probability": "p_ipw", "strata": "block"}, DesignError),
-        ({"probability": "p_ipw", "cluster": "cluster"}, DesignError),
+        # weights with clusters are supported, but this assignment is individual-level:
+        # arms vary within clusters
+        ({"probability": "p_ipw", "cluster": "cluster"}, DataError),
     ],
 )
 def test_itt_bad_input(kwargs: dict, exc: type) -> None:

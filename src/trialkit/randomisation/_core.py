@@ -391,6 +391,8 @@ def ols_robust(
     """
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
+    if weights is not None and cluster is not None:
+        return _weighted_cr2(y, X, cluster=cluster, weights=np.asarray(weights, dtype=float))
     if weights is not None:
         sw = np.sqrt(np.asarray(weights, dtype=float))
         y = y * sw
@@ -432,6 +434,64 @@ def ols_robust(
             P[g] = X[idx].T @ wg
         M = np.diag(D) - P @ B @ P.T
         df[j] = np.trace(M) ** 2 / np.sum(M * M)
+    return beta, V, df
+
+
+def _weighted_cr2(
+    y: np.ndarray, X: np.ndarray, *, cluster: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Weighted least squares with CR2 errors under a working identity covariance.
+
+    WLS :math:`\hat\beta = M X'Wy`, :math:`M = (X'WX)^{-1}`, residuals
+    :math:`e = (I - H)y` with the (non-symmetric) hat matrix :math:`H = XMX'W`.
+    CR2 (Pustejovsky & Tipton 2018, working model :math:`\Phi = I`, as estimatr's
+    ``lm_robust(weights=, clusters=, se_type="CR2")``):
+    :math:`V = M \sum_s X_s'W_s A_s e_s e_s' A_s W_s X_s M` with
+    :math:`A_s = B_s^{-1/2}`, :math:`B_s = (I-H)_s (I-H)_s'` (rows of cluster
+    :math:`s`), which expands to
+    :math:`I - X_s M X_s' W_s - W_s X_s M X_s' + X_s M X'W^2X M X_s'` and never needs
+    an :math:`N \times N` matrix. Bell-McCaffrey df per coefficient:
+    :math:`\nu = (\operatorname{tr} P)^2 / \operatorname{tr} P^2`,
+    :math:`P_{st} = p_s'p_t`, :math:`p_s = (I-H)_s' g_s`, :math:`g_s = A_s W_s X_s M c`:
+    :math:`P = \mathrm{diag}(g_s'g_s) - A M B' - B M A' + A M X'W^2X M A'` with rows
+    :math:`a_s = X_s'g_s`, :math:`b_s = X_s'W_s g_s`. With unit weights it reduces to
+    the unweighted CR2 of :func:`ols_robust`.
+    """
+    n, k = X.shape
+    w = weights
+    M = np.linalg.inv(X.T @ (X * w[:, None]))
+    beta = M @ (X.T @ (w * y))
+    e = y - X @ beta
+    Q = X.T @ (X * (w * w)[:, None])
+    codes = np.unique(np.asarray(cluster), return_inverse=True)[1].reshape(-1)
+    order = np.argsort(codes, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    meat = np.zeros((k, k))
+    awx = []  # A_s W_s X_s per cluster
+    for idx in groups:
+        Xs, ws = X[idx], w[idx]
+        XM = Xs @ M
+        Bs = np.eye(idx.size) - (XM @ Xs.T) * ws[None, :] - (ws[:, None] * XM) @ Xs.T
+        Bs += XM @ Q @ XM.T
+        AWXs = _inv_sqrt_sym(Bs) @ (ws[:, None] * Xs)
+        awx.append(AWXs)
+        us = AWXs.T @ e[idx]
+        meat += np.outer(us, us)
+    V = M @ meat @ M
+    df = np.empty(k)
+    G = len(groups)
+    for j in range(k):
+        c = M[:, j]
+        D = np.empty(G)
+        A = np.empty((G, k))
+        B = np.empty((G, k))
+        for g, (idx, AWXs) in enumerate(zip(groups, awx, strict=True)):
+            gv = AWXs @ c
+            D[g] = gv @ gv
+            A[g] = X[idx].T @ gv
+            B[g] = X[idx].T @ (w[idx] * gv)
+        P = np.diag(D) - A @ M @ B.T - B @ M @ A.T + A @ M @ Q @ M @ A.T
+        df[j] = np.trace(P) ** 2 / np.sum(P * P)
     return beta, V, df
 
 

@@ -75,7 +75,12 @@ def itt(
     probability : str, optional
         Column with each unit's probability of the arm it received; weights
         :math:`1/p_i` (inverse-probability weighting, a Hajek estimator). Use when
-        probabilities differ across strata and you do not block on them.
+        probabilities differ across strata and you do not block on them. With
+        ``cluster`` (clusters randomised with probabilities that differ across
+        cluster strata): weighted CR2 errors under a working identity covariance
+        and Bell-McCaffrey df, as estimatr's
+        ``lm_robust(weights=, clusters=, se_type="CR2")``; ``lin`` centres the
+        covariates at their weighted means, as ``lm_lin(weights=)``.
     method : {"difference_in_means", "lin"}
     alpha : float
         Level of the confidence intervals.
@@ -93,7 +98,7 @@ def itt(
         without units of both arms.
     DesignError
         Unknown method; ``covariates`` with ``difference_in_means``;
-        ``probability`` with ``strata`` or ``cluster``.
+        ``probability`` with ``strata``.
 
     Notes
     -----
@@ -132,12 +137,6 @@ def itt(
     if probability is not None and strata_cols:
         raise DesignError(
             "give `strata` (blocked estimator) or `probability` (inverse-probability weights), not both"
-        )
-    if probability is not None and cluster is not None:
-        raise DesignError(
-            "`probability` (inverse-probability weights) with `cluster` is not supported: weighted "
-            "CR2 conventions differ between implementations; randomise clusters with equal "
-            "probabilities or use randomisation_test"
         )
     needed = [
         outcome,
@@ -182,14 +181,14 @@ def itt(
             Xcov = np.column_stack([Xcov, dummies])
         if Xcov.shape[1] == 0:
             raise DesignError("method='lin' needs `covariates` or `strata`")
-        Xc = Xcov - Xcov.mean(axis=0)
+        w = 1.0 / d[probability].to_numpy(dtype=float) if probability else None
+        Xc = Xcov - np.average(Xcov, axis=0, weights=w)  # weighted means with weights (estimatr)
         X = _design_matrix_lin(T, Xc)
         if np.linalg.matrix_rank(X) < X.shape[1]:
             raise DataError(
                 "the Lin design matrix is rank deficient (collinear covariates or too few units per arm)"
             )
         cl = d[cluster].to_numpy() if cluster else None
-        w = 1.0 / d[probability].to_numpy(dtype=float) if probability else None
         beta, V, df = _core.ols_robust(y_all, X, cluster=cl, weights=w)
         for j, a in enumerate(others):
             est.append(beta[1 + j])
@@ -217,9 +216,11 @@ def itt(
             elif probability is not None:
                 w = 1.0 / d[probability].to_numpy(dtype=float)[sel]
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
-                beta, V, dfv = _core.ols_robust(y, X, weights=w)
+                if cl is not None and cluster is not None:
+                    _check_cluster_constant(t, cl, cluster)
+                beta, V, dfv = _core.ols_robust(y, X, cluster=cl, weights=w)
                 e_j, s_j, df_j = float(beta[1]), float(np.sqrt(V[1, 1])), float(dfv[1])
-                info["design"] = "ipw"
+                info["design"] = "ipw_clustered" if cluster else "ipw"
             elif cl is not None and cluster is not None:
                 _check_cluster_constant(t, cl, cluster)
                 X = np.column_stack([np.ones(t.size), t.astype(float)])
