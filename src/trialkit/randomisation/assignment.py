@@ -195,19 +195,29 @@ def _sorted_ids(
         lo = int(ids.min())
         span = int(ids.max()) - lo
         if span.bit_length() + c_bits <= 64:
-            key = ids.view(np.uint64) - np.uint64(lo & 0xFFFFFFFFFFFFFFFF)  # wraps: exact
-            sorted_codes = None
-            if c_bits:
-                key <<= np.uint64(c_bits)
-                key |= _small_uint(cast(np.ndarray, codes), n_codes)
+            lo64, cb = np.uint64(lo & 0xFFFFFFFFFFFFFFFF), np.uint64(c_bits)
+            raw = ids.view(np.uint64)
+            small = _small_uint(cast(np.ndarray, codes), n_codes) if c_bits else None
+            key = np.empty(ids.size, dtype=np.uint64)
+            step = _core._BLOCK
+            for i in range(0, ids.size, step):  # cache-sized blocks
+                kb = key[i : i + step]
+                np.subtract(raw[i : i + step], lo64, out=kb)  # wraps modulo 2**64: exact
+                if small is not None:
+                    kb <<= cb
+                    kb |= small[i : i + step]
             key.sort()
+            sorted_codes = None
             if c_bits:
                 # the low bits of each key, read through a narrow view (no 64-bit temporary)
                 w = 8 if c_bits <= 8 else 16 if c_bits <= 16 else 32
                 low = key.view(np.dtype(f"<u{w // 8}"))[:: 64 // w]
                 sorted_codes = _small_uint(low & ((1 << c_bits) - 1), n_codes)
-                key >>= np.uint64(c_bits)
-            key += np.uint64(lo & 0xFFFFFFFFFFFFFFFF)
+            for i in range(0, ids.size, step):
+                kb = key[i : i + step]
+                if c_bits:
+                    kb >>= cb
+                kb += lo64
             return key.view(np.int64), sorted_codes
     order = np.argsort(ids, kind="stable")
     if codes is None or not c_bits:
@@ -234,7 +244,7 @@ def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
     else:
         u = a.astype(np.int64, copy=False).view(np.uint64)
         first = int(a[0])
-        step = 1 << 20
+        step = _core._BLOCK
         bounds = range(1, u.size, step)
         ends = [min(i + step, u.size) for i in bounds]
         top = max(int((u[i:j] - u[i - 1 : j - 1]).max()) for i, j in zip(bounds, ends, strict=True))
