@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,42 +14,42 @@ from trialkit.randomisation.assignment import ALGORITHM_VERSION, _rederive
 @given(
     sizes=st.lists(st.integers(1, 40), min_size=1, max_size=12),
     ratios=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    bits=st.sampled_from([None, 1, 2, 5]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_cut_points_give_the_argsort_assignment(
-    sizes: list[int], ratios: list[int], seed: int
+def test_histogram_selection_gives_the_argsort_assignment(
+    sizes: list[int], ratios: list[int], bits: int | None, seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
     strata = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
     counts = _core.stratified_counts(np.asarray(sizes), np.asarray(ratios), rng)
     u = _core.unit_keys(rng.integers(0, 2**63, strata.size).view(np.uint64), [seed, 1])
+    want, order = _core.assign_by_counts(strata, u, counts)
+    got, cuts = _core.assign_by_histogram(strata, u, counts, bits=bits)
+    np.testing.assert_array_equal(got, want)
+    # the cut of arm j in stratum s is the key of its first unit there (0: no such unit)
+    for s in range(len(sizes)):
+        for j in range(1, len(ratios)):
+            first = [i for i in order if strata[i] == s and want[i] >= j]
+            expect = u[first[0]] if first else 0
+            assert cuts[s, j - 1] == expect
+
+
+def test_a_large_draw_matches_the_argsort_path() -> None:
+    rng = np.random.default_rng(8)
+    n = 300_000
+    strata = rng.integers(0, 3_000, n)
+    sizes = np.bincount(strata, minlength=3_000)
+    counts = _core.stratified_counts(sizes, np.asarray([2, 1, 1]), rng)
+    u = _core.unit_keys(rng.integers(0, 2**63, n).view(np.uint64), [3, 4])
     want, _ = _core.assign_by_counts(strata, u, counts)
-    t = u.copy()
-    res = _core.cut_table(strata, t, counts)
-    assert res is not None
-    got = _core.codes_from_cuts(strata, t, res[0])
+    got, _ = _core.assign_by_histogram(strata, u, counts)
     np.testing.assert_array_equal(got, want)
 
 
-def test_tied_truncated_keys_at_a_boundary_take_the_exact_path() -> None:
-    # 7 strata: keys are packed without their 3 lowest bits; two keys of stratum 0 differ
-    # only there and straddle its cut
-    s = np.asarray([0, 0, 0, 0, 1, 2, 3, 4, 5, 6])
-    u = np.asarray([1 << 8, (5 << 8) + 1, (5 << 8) + 2, 9 << 8, 1, 2, 3, 4, 5, 6], dtype=np.uint64)
-    counts = np.asarray([[2, 2], [1, 0], [1, 0], [1, 0], [1, 0], [1, 0], [1, 0]])
-    assert _core.cut_table(s, u.copy(), counts) is None
-
-
-def test_exact_path_gives_the_same_arms(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(3)
-    units = pd.DataFrame(
-        {"person_id": rng.choice(10_000, 500, replace=False), "band": rng.choice(list("abc"), 500)}
-    )
-    a = randomise(units, strata="band", arms=["c", "t1", "t2"], seed=9)
-    monkeypatch.setattr(_core, "cut_table", lambda *args, **kw: None)
-    b = randomise(units, strata="band", arms=["c", "t1", "t2"], seed=9)
-    assert b.table["arm"].tolist() == a.table["arm"].tolist()
-    assert verify(units, b.certificate)
+def test_unit_keys_are_one_splitmix_finaliser() -> None:
+    x = np.arange(-5, 200_000, dtype=np.int64).view(np.uint64)
+    np.testing.assert_array_equal(_core.unit_keys(x, [77, 0]), _core.mix64(x ^ np.uint64(77)))
 
 
 def test_new_certificates_are_version_2_and_rederive() -> None:

@@ -22,8 +22,7 @@ __all__ = [
     "mix64",
     "mix64_inplace",
     "unit_keys",
-    "cut_table",
-    "codes_from_cuts",
+    "assign_by_histogram",
     "keyed_uniform_keys",
     "integer_ratios",
     "balanced_sequence",
@@ -104,68 +103,82 @@ def unit_keys(x: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:
     return u
 
 
-def cut_table(
-    strata: np.ndarray, u: np.ndarray, counts: np.ndarray
-) -> tuple[np.ndarray, int] | None:
-    r"""Per-stratum cut points that split units ordered by ``u`` into arms of ``counts``.
+def assign_by_histogram(
+    strata: np.ndarray, u: np.ndarray, counts: np.ndarray, *, bits: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Arm codes for units ordered by ``u`` within strata, without sorting the units.
 
-    In stratum :math:`s` the units sorted by their key take arm ``0`` for the
-    first :math:`c_{s0}` positions, arm ``1`` for the next :math:`c_{s1}`, and so
-    on -- the same assignment as :func:`assign_by_counts`. Instead of an argsort
-    (and a scatter back to rows) this sorts one packed ``uint64`` per unit,
-    (stratum, leading bits of ``u``), and reads off the key at each arm boundary:
-    a unit's arm is the number of cuts of its stratum that its truncated key
-    reaches (:func:`codes_from_cuts`). ``u`` is shifted right in place.
+    The same assignment as :func:`assign_by_counts` -- in stratum :math:`s` the units
+    in increasing order of their key take arm ``0`` for the first :math:`c_{s0}`
+    positions, arm ``1`` for the next :math:`c_{s1}`, ... -- found by selection:
+    a histogram of (stratum, leading ``bits`` of ``u``) locates the bucket holding
+    each arm boundary; units in lower buckets fall before it, units in higher ones
+    after it, and only the units of the boundary buckets (about
+    :math:`n/2^{	ext{bits}}` per boundary) are ordered exactly. Keys have no ties
+    (they are a bijection of the ids), so the result is exact.
 
-    Returns ``(cuts, shift)`` with ``cuts`` an ``(S, k-1)`` uint64 array, or
-    ``None`` when two units of a stratum share a truncated key at an arm
-    boundary (probability about :math:`k S\, 2^{-(64-	ext{shift})}`; the caller
-    then uses the exact argsort path).
+    Returns
+    -------
+    codes : int8 (int16 for more than 127 arms) array
+    cuts : (S, k-1) uint64 array, the key of the first unit of arm ``j`` in each
+        stratum (0 where the stratum has no unit of arm ``j`` or above).
     """
     S, k = counts.shape
-    shift = max(1, (S - 1).bit_length())
-    top = 64 - shift
-    packed = np.empty(u.size, dtype=np.uint64)
-    sh, tp = np.uint64(shift), np.uint64(top)
-    for i in range(0, u.size, _BLOCK):  # cache-sized blocks
-        c, p = u[i : i + _BLOCK], packed[i : i + _BLOCK]
-        c >>= sh  # truncated keys, < 2**top
-        np.copyto(p, strata[i : i + _BLOCK], casting="unsafe")
-        p <<= tp
-        p |= c
-    packed.sort()
-    sizes = counts.sum(axis=1)
-    start = np.cumsum(sizes) - sizes
-    inner = np.cumsum(counts, axis=1)[:, :-1]  # (S, k-1) boundary ranks
-    pos = start[:, None] + inner
-    inside = inner < sizes[:, None]
-    mask = np.uint64((1 << top) - 1)
-    cuts = np.full(inner.shape, np.uint64(1) << np.uint64(top), dtype=np.uint64)
-    at = packed[pos[inside]] & mask
-    cuts[inside] = at
-    # a tie across a boundary would make the split ambiguous: check the key before each cut
-    interior = inside & (inner > 0)
-    if interior.any() and np.any((packed[pos[interior] - 1] & mask) == cuts[interior]):
-        return None
-    return cuts, shift
-
-
-def codes_from_cuts(strata: np.ndarray, t: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """Arm codes ``z_i = #{j : t_i >= cut[s_i, j]}`` from truncated keys ``t`` (int8 or int16)."""
-    k = cuts.shape[1] + 1
+    n = u.size
+    s_bits = max(1, (S - 1).bit_length())
+    if bits is None:
+        bits = int(min(16, max(2, 20 - s_bits)))
+    nb = 1 << bits
+    # bucket key of each unit, (stratum, leading bits of u), in cache-sized blocks
+    b = np.empty(n, dtype=np.uint64)
+    tmp = np.empty(min(_BLOCK, n), dtype=np.uint64)
+    sh, bb = np.uint64(64 - bits), np.uint64(bits)
+    for i in range(0, n, _BLOCK):
+        blk = b[i : i + _BLOCK]
+        np.copyto(blk, strata[i : i + _BLOCK], casting="unsafe")
+        blk <<= bb
+        np.right_shift(u[i : i + _BLOCK], sh, out=tmp[: blk.size])
+        blk |= tmp[: blk.size]
+    bi = b.view(np.int64)
+    h = np.bincount(bi, minlength=S * nb).reshape(S, nb)
+    ch = np.cumsum(h, axis=1)  # units of the stratum up to and including each bucket
+    sizes = ch[:, -1]
+    C = np.cumsum(counts, axis=1)[:, :-1]  # (S, k-1): rank of the first unit of arm j
+    valid = C < sizes[:, None]
+    cb = (ch[:, None, :] <= C[:, :, None]).sum(axis=2)  # bucket holding rank C
+    rows = np.arange(S)[:, None]
+    below = np.where(cb > 0, ch[rows, np.maximum(cb - 1, 0)], 0)
+    cbk = np.where(valid, (rows << bits) + cb, S << bits)  # past every bucket: never hit
     dt = np.int8 if k <= 127 else np.int16
-    out = np.zeros(t.size, dtype=dt)
-    cols = [np.ascontiguousarray(cuts[:, j]) for j in range(k - 1)]
-    gathered = np.empty(min(_BLOCK, t.size), dtype=np.uint64)
-    hit = np.empty(min(_BLOCK, t.size), dtype=bool)
-    for i in range(0, t.size, _BLOCK):  # cache-sized blocks
-        tb, sb, ob = t[i : i + _BLOCK], strata[i : i + _BLOCK], out[i : i + _BLOCK]
-        g, h = gathered[: tb.size], hit[: tb.size]
-        for col in cols:
-            np.take(col, sb, out=g)
-            np.greater_equal(tb, g, out=h)
-            ob += h
-    return out
+    out = np.zeros(n, dtype=dt)
+    cols = [np.ascontiguousarray(cbk[:, j]) for j in range(k - 1)]
+    cand: list[list[np.ndarray]] = [[] for _ in range(k - 1)]
+    g = np.empty(min(_BLOCK, n), dtype=np.int64)
+    hit = np.empty(min(_BLOCK, n), dtype=bool)
+    for i in range(0, n, _BLOCK):
+        bk, sk, ok = bi[i : i + _BLOCK], strata[i : i + _BLOCK], out[i : i + _BLOCK]
+        gk, hk = g[: bk.size], hit[: bk.size]
+        for j, col in enumerate(cols):
+            np.take(col, sk, out=gk)
+            np.greater(bk, gk, out=hk)
+            ok += hk
+            np.equal(bk, gk, out=hk)
+            if hk.any():
+                cand[j].append(np.flatnonzero(hk) + i)
+    cuts = np.zeros((S, k - 1), dtype=np.uint64)
+    for j in range(k - 1):
+        if not cand[j]:
+            continue
+        idx = np.concatenate(cand[j])
+        sj, uj = np.asarray(strata[idx]).astype(np.int64), u[idx]
+        o = np.lexsort((uj, sj))
+        idx, sj, uj = idx[o], sj[o], uj[o]
+        rank = np.arange(idx.size) - np.searchsorted(sj, sj, side="left")
+        need = (C[:, j] - below[:, j])[sj]
+        out[idx[rank >= need]] += 1
+        first = rank == need
+        cuts[sj[first], j] = uj[first]
+    return out, cuts
 
 
 def keyed_uniform_keys(h0: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -191,6 +191,15 @@ def _sorted_ids(
     ``None`` or there is a single code).
     """
     c_bits = (n_codes - 1).bit_length() if codes is not None and n_codes > 1 else 0
+    head = ids[:1025]
+    if (
+        ids.dtype == np.int64
+        and ids.size
+        and bool(np.all(head[1:] >= head[:-1]))  # cheap early out for shuffled ids
+        and bool(np.all(ids[1:] >= ids[:-1]))
+    ):
+        # already in order (registers often are): nothing to sort
+        return ids, (_small_uint(cast(np.ndarray, codes), n_codes) if c_bits else None)
     if ids.dtype == np.int64 and ids.size:
         lo = int(ids.min())
         span = int(ids.max()) - lo
@@ -697,8 +706,8 @@ def _draw_once_v2(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One draw: arm codes of the randomised units, the key words, counts and a fingerprint.
 
-    The fingerprint (hashed into the certificate) is the per-stratum cut table
-    when the cut path ran, else the arm codes in canonical order.
+    The fingerprint (hashed into the certificate) is the key of the first unit of
+    every arm boundary in each stratum (Bernoulli: the arm codes in canonical order).
     """
     key, rng = _seed_parts(ss, draw)
     x = cast(np.ndarray, prep.level_x)
@@ -724,15 +733,7 @@ def _draw_once_v2(
         counts = np.asarray(design.counts, dtype=np.int64)[None, :]
     else:
         counts = _core.stratified_counts(sizes, r, rng)
-    res = _core.cut_table(prep.strata, u, counts)  # shifts u in place
-    if res is not None:
-        cuts, _shift = res
-        codes = _core.codes_from_cuts(prep.strata, u, cuts)
-        fingerprint = cuts
-    else:  # a tie of truncated keys at a boundary: the exact (argsort) path
-        codes16, _ = _core.assign_by_counts(prep.strata, _core.unit_keys(x, key), counts)
-        codes = codes16.astype(np.int8) if k <= 127 else codes16
-        fingerprint = _canonical_codes(prep, codes)
+    codes, fingerprint = _core.assign_by_histogram(prep.strata, u, counts)
     return codes, key, counts, fingerprint
 
 
