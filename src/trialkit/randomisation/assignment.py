@@ -993,15 +993,15 @@ def randomise(
     Algorithm version 2 (recorded in the certificate; version-1 certificates
     still verify): :math:`u_i = \mathrm{mix}(\mathrm{id}_i \oplus k)` with the
     SplitMix64 finaliser (Steele, Lea & Flood 2014) -- integer ids enter with
-    their own bits, string ids through a seed-free 64-bit hash. Instead of
-    sorting the units, one packed sort of (stratum, leading bits of
-    :math:`u_i`) gives each stratum's cut keys between arms, and a unit's arm is
-    the number of cuts its key reaches (the same assignment as ordering by
-    :math:`u_i`). The certificate's ``ids_hash`` is the SHA-256 of the sorted
+    their own bits, string ids through a seed-free 64-bit hash. The units are
+    not sorted: a histogram of (stratum, leading bits of :math:`u_i`) locates
+    the bucket holding each boundary between arms, and only the units of those
+    buckets are ordered exactly (the same assignment as ordering by
+    :math:`u_i`; :func:`trialkit.randomisation._core.assign_by_histogram`). The certificate's ``ids_hash`` is the SHA-256 of the sorted
     ids, ``strata_hash`` / ``cluster_hash`` of each sorted id's stratum /
     cluster code, and ``assignment_hash`` of those hashes, the counts per
-    stratum and arm and the cut keys (or, for Bernoulli and cluster designs,
-    the arm of each unit in sorted order).
+    stratum and arm and the key of the first unit of each arm in each stratum
+    (Bernoulli: the arm of each unit in sorted order).
 
     References
     ----------
