@@ -504,13 +504,12 @@ def _sweep_down_vectorised(
     hi_ = hi[seq]
     g_s = s1[seq]
     first = np.r_[True, g_s[1:] != g_s[:-1]]
-    g = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
     top = np.empty(n, dtype=np.int64)
     top[1:] = p[:-1]
     top[first] = hi_[first]
     m = top - p
-    offset = g * (4 * (ncd + n) + 10)
+    big = 4 * (ncd + n) + 10
     last = ncd - 1
     # distance to the nearest control above (free or not): a lower bound of the
     # right candidate's distance, so the stack is searched only where it can win
@@ -530,13 +529,20 @@ def _sweep_down_vectorised(
         x[~((lok | rok) & (np.where(take_r, b, a) <= cal))] = 0
         return x, np.where(take_r, right, left)
 
-    def left_gap(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lok = left >= lo_
-        return lok, np.where(lok, d - cd[np.clip(left, 0, last)], np.inf)
-
-    # start from everyone's nearest control (as if nobody had taken any)
-    x, j = decide(p - 1, *left_gap(p - 1), p, p < hi_, up)
-    for _ in range(max_iter):
+    def step(
+        x: np.ndarray,
+        p: np.ndarray,
+        d: np.ndarray,
+        lo_: np.ndarray,
+        top: np.ndarray,
+        m: np.ndarray,
+        up: np.ndarray,
+        first: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``f(x)`` over whole strata: the choices the state implied by ``x`` leads to."""
+        g = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        offset = g * big
         took_l = (x == 1).astype(np.int64)
         took_r = x == 2
         a_ = took_l - m
@@ -544,11 +550,12 @@ def _sweep_down_vectorised(
         s_x = cs - (cs - a_)[starts][g]  # cumulative sum restarted in each stratum
         run = np.maximum.accumulate(took_l - s_x + offset) - offset
         w = s_x + np.maximum(run, 0)  # k after each unit's choice (Lindley)
-        k_prev = np.empty(n, dtype=np.int64)
+        k_prev = np.empty(x.size, dtype=np.int64)
         k_prev[1:] = w[:-1]
         k_prev[first] = 0
         left = p - 1 - (w - took_l)
-        lok, a = left_gap(left)
+        lok = left >= lo_
+        a = np.where(lok, d - cd[np.clip(left, 0, last)], np.inf)
         push = np.maximum(m - k_prev, 0)  # free controls passed: [p, top - k_prev)
         d_post = np.cumsum(push - took_r)
         d_mid = d_post + took_r
@@ -563,16 +570,37 @@ def _sweep_down_vectorised(
             # no push: the stack is as the previous unit left it, so the range holding
             # its top was pushed just after the stack was last lower than that
             jj = _previous_smaller(d_post)[q - 1] + 1
-            rq = top - k_prev
-            rq = rq[jj] - (d_mid[q] - d_pre[jj])
+            rq = (top - k_prev)[jj] - (d_mid[q] - d_pre[jj])
             right[q] = rq
             b[q] = cd[rq] - d[q]
-        x_new, j = decide(left, lok, a, right, rok, b)
-        if np.array_equal(x_new, x):
+        return decide(left, lok, a, right, rok, b)
+
+    # start from everyone's nearest control (as if nobody had taken any)
+    x, j = decide(p - 1, p - 1 >= lo_, d - cd[np.clip(p - 1, 0, last)], p, p < hi_, up)
+    x[~(p - 1 >= lo_) & ~(p < hi_)] = 0
+    sel: np.ndarray | None = None  # units of the strata still changing (None: all)
+    for _ in range(max_iter):
+        if sel is None:
+            x_new, j = step(x, p, d, lo_, top, m, up, first)
+            changed = group[x_new != x]
+            x = x_new
+        else:
+            x_new, j_new = step(
+                x[sel], p[sel], d[sel], lo_[sel], top[sel], m[sel], up[sel], first[sel]
+            )
+            moved = x_new != x[sel]
+            changed = group[sel[moved]]
+            x[sel] = x_new
+            j[sel] = j_new
+        if not changed.size:
             took = x > 0
             out[seq[took]] = j[took]
             return out
-        x = x_new
+        # a stratum whose choices did not move is at its fixed point: strata never
+        # interact, so only the others are iterated further
+        keep = np.zeros(int(group[-1]) + 1, dtype=bool)
+        keep[changed] = True
+        sel = np.flatnonzero(keep[group])
     return None
 
 
@@ -666,13 +694,15 @@ def optimal_pairs(
     return mm
 
 
-def weights_from_mm(mm: np.ndarray, treat: np.ndarray) -> np.ndarray:
+def weights_from_mm(
+    mm: np.ndarray, treat: np.ndarray, idx1: np.ndarray | None = None
+) -> np.ndarray:
     r"""Matching weights for the ATT from a match matrix (as MatchIt computes them).
 
     A matched treated unit gets 1; each control gets :math:`\sum 1/m_i` over the
     treated units :math:`i` it is matched to (:math:`m_i` = their number of
     matches); control weights are then rescaled to sum to the number of distinct
-    matched controls.
+    matched controls. ``idx1``: the treated rows (``flatnonzero(treat)``), if at hand.
     """
     n = treat.size
     m_i = (mm >= 0).sum(axis=1)
@@ -686,14 +716,16 @@ def weights_from_mm(mm: np.ndarray, treat: np.ndarray) -> np.ndarray:
     if nz.size:
         wc = w[nz]
         w[nz] = wc * (nz.size / wc.sum())
-    w[np.flatnonzero(treat)[has]] = 1.0
+    w[(np.flatnonzero(treat) if idx1 is None else idx1)[has]] = 1.0
     return w
 
 
-def subclass_from_mm(mm: np.ndarray, treat: np.ndarray) -> np.ndarray:
+def subclass_from_mm(
+    mm: np.ndarray, treat: np.ndarray, idx1: np.ndarray | None = None
+) -> np.ndarray:
     """Subclass (pair/set) label per row: 1.. numbered by treated row order; 0 = unmatched."""
     n = treat.size
-    idx1 = np.flatnonzero(treat)
+    idx1 = np.flatnonzero(treat) if idx1 is None else idx1
     has = (mm >= 0).any(axis=1)
     lab = np.zeros(idx1.size, dtype=np.int64)
     lab[has] = np.arange(1, int(has.sum()) + 1)

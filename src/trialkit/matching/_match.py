@@ -211,7 +211,9 @@ class Matching:
         # counts (-1) and the strata, without a separate scan of (string) columns
         factors = {c: pd.factorize(frame[c])[0] for c in self.exact}
         miss = {
-            c: int(np.count_nonzero(factors[c] < 0)) if c in factors else int(frame[c].isna().sum())
+            c: int(np.count_nonzero(factors[c] < 0))
+            if c in factors
+            else (0 if frame[c].dtype == bool else int(frame[c].isna().sum()))
             for c in check_cols
         }
         if any(miss.values()):
@@ -229,6 +231,7 @@ class Matching:
         ):
             frame = frame.reset_index(drop=True)
         treat = frame[tcol].astype(bool).to_numpy()
+        idx1 = np.flatnonzero(treat)  # the treated rows
         if treat.all() or not treat.any():
             raise DataError(f"column {tcol!r} must contain both treated and untreated rows")
 
@@ -305,10 +308,10 @@ class Matching:
         }
         # strata with treated but no controls: reported
         keep = ~discarded
-        has_controls = _has_controls(strata, treat, keep) if self.exact else None
+        has_controls = _has_controls(strata, idx1, keep) if self.exact else None
         if has_controls is not None and not has_controls.all():
             orphan = np.zeros(len(frame), dtype=bool)
-            orphan[np.flatnonzero(treat)] = ~has_controls
+            orphan[idx1] = ~has_controls
             orphan &= keep
             if orphan.any():
                 cells = (
@@ -385,15 +388,14 @@ class Matching:
                 mm = mm_sub
             else:  # map back to rows of `frame`
                 kept_rows = np.flatnonzero(keep)
-                mm = np.full((int(treat.sum()), self.ratio), -1, dtype=np.int64)
-                idx1 = np.flatnonzero(treat)
+                mm = np.full((idx1.size, self.ratio), -1, dtype=np.int64)
                 pos1 = np.full(len(frame), -1, dtype=np.int64)
                 pos1[idx1] = np.arange(idx1.size)
                 sub_rows1 = kept_rows[sub_treat]
                 mm[pos1[sub_rows1]] = np.where(mm_sub >= 0, kept_rows[np.maximum(mm_sub, 0)], -1)
-            weights = _core.weights_from_mm(mm, treat)
+            weights = _core.weights_from_mm(mm, treat, idx1)
             subclass = (
-                _core.subclass_from_mm(mm, treat)
+                _core.subclass_from_mm(mm, treat, idx1)
                 if not self.replace
                 else np.zeros(len(frame), np.int64)
             )
@@ -403,7 +405,7 @@ class Matching:
                 )
             # treated (not discarded, with controls in their stratum) left without a match
             unmatched = ~(mm >= 0).any(axis=1)
-            t_ok = ~discarded[np.flatnonzero(treat)]
+            t_ok = ~discarded[idx1]
             if has_controls is not None:
                 t_ok &= has_controls
             n_unmatched = int(np.count_nonzero(unmatched & t_ok))
@@ -436,10 +438,12 @@ class Matching:
         # with the input (no copy of a register-sized frame)
         out = frame.copy(deep=False)
         out["weight"] = weights
-        out["subclass"] = pd.arrays.IntegerArray(subclass.astype(np.int64), subclass <= 0)
+        out["subclass"] = pd.arrays.IntegerArray(
+            subclass.astype(np.int64, copy=False), subclass <= 0
+        )
         if distance is not None:
             out["distance"] = distance
-        pairs = _pairs_frame(mm, treat, frame, self.id, distance) if mm is not None else None
+        pairs = _pairs_frame(mm, idx1, frame, self.id, distance) if mm is not None else None
         return MatchResult(
             method=self.method,
             n_obs=len(frame),
@@ -560,11 +564,10 @@ def _require_unique_ids(data: pd.DataFrame, column: str) -> None:
     require_unique(data, column)
 
 
-def _has_controls(strata: np.ndarray, treat: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """For each treated row (in row order): does its exact stratum hold a kept control?"""
+def _has_controls(strata: np.ndarray, t_rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """For each treated row ``t_rows`` (in row order): does its exact stratum hold a kept control?"""
     n_strata = int(strata.max()) + 1
     n_kept = np.bincount(strata if keep.all() else strata[keep], minlength=n_strata)
-    t_rows = np.flatnonzero(treat)
     t_kept = t_rows if keep.all() else t_rows[keep[t_rows]]
     has0 = (n_kept - np.bincount(strata[t_kept], minlength=n_strata)) > 0
     return has0[strata[t_rows]]
@@ -645,12 +648,11 @@ def _cem_cells(
 
 def _pairs_frame(
     mm: np.ndarray,
-    treat: np.ndarray,
+    idx1: np.ndarray,
     frame: pd.DataFrame,
     id_col: str | None,
     distance: np.ndarray | None,
 ) -> pd.DataFrame:
-    idx1 = np.flatnonzero(treat)
     t_rows = np.repeat(idx1, mm.shape[1])
     slot = np.tile(np.arange(1, mm.shape[1] + 1), idx1.size)
     c_rows = mm.ravel()
@@ -674,7 +676,10 @@ class MatchResult(Result):
         / cell; missing for matching with replacement, where a control can serve
         several treated), and ``distance`` (the score on the matching scale).
     data : DataFrame
-        Every analysed row with ``weight`` (0 = not in the matched sample).
+        Every analysed row with ``weight`` (0 = not in the matched sample). To stay
+        fast on registers it is a shallow copy: its input columns share memory with
+        the ``data`` passed in (as under pandas' copy-on-write), so do not change
+        either in place while using the other; ``matched`` is always a copy.
     pairs : DataFrame or None
         One row per treated-control match: ``treated``, ``control`` (ids, or row
         labels when no ``id`` was given), ``slot`` (1..ratio), ``gap`` (score distance).
