@@ -104,11 +104,15 @@ def test_packed_order_declines_infinite_scores():
     assert _core._packed_order(d, np.zeros(3, dtype=np.int64), 1) is None
 
 
-@pytest.mark.parametrize("n_strata", [1, 3, 100])
-def test_control_layout_matches_definition(n_strata):
+@pytest.mark.parametrize(
+    ("n_strata", "infinite"), [(1, False), (3, False), (100, False), (3, True)]
+)
+def test_control_layout_matches_definition(n_strata, infinite):
     rng = np.random.default_rng(n_strata)
     n = 600
     d = rng.integers(0, 30, n).astype(float)  # ties between treated and controls
+    if infinite:  # the packed key declines; the argsort path must give the same layout
+        d[rng.random(n) < 0.05] = np.inf
     t = rng.random(n) < 0.3
     s = rng.integers(0, n_strata, n)
     ctrl_rows, cd, lo, hi, pos, idx1, t_sorted = _core._control_layout(d, t, s)
