@@ -562,3 +562,14 @@ def test_balance_labels_match_the_randomisation_balance_table():
     assert b.index.name == r.index.name == "covariate"
     assert [t for t in b.index if t != "score"] == list(r.index)
     assert "education=tertiary" in b.index
+
+
+def test_writing_to_result_data_never_changes_the_input():
+    rng = np.random.default_rng(0)
+    n = 400
+    d = pd.DataFrame({"id": np.arange(n), "age": rng.normal(40, 10, n), "t": rng.integers(0, 2, n)})
+    before = d.copy(deep=True)
+    m = tk.match(d, treatment="t", covariates=["age"], id="id")
+    m.data.loc[0, "age"] = -999.0
+    m.data["age"] = 0.0
+    pd.testing.assert_frame_equal(d, before)

@@ -434,9 +434,9 @@ class Matching:
                 excluded.append(
                     Exclusion(reason="treated in cells with no controls", n=n_drop_t, column=None)
                 )
-        # a shallow copy: the new columns are the result's own, the others are shared
-        # with the input (no copy of a register-sized frame)
-        out = frame.copy(deep=False)
+        # under copy-on-write (pandas >= 3, or the option) a shallow copy is safe and
+        # avoids copying a register-sized frame; otherwise the input is protected by a copy
+        out = frame.copy(deep=not _copy_on_write())
         out["weight"] = weights
         out["subclass"] = pd.arrays.IntegerArray(
             subclass.astype(np.int64, copy=False), subclass <= 0
@@ -460,6 +460,13 @@ class Matching:
             pairs=pairs,
             score_model=score_model,
         )
+
+
+def _copy_on_write() -> bool:
+    """True when pandas copies shared column data on write (pandas >= 3 or the option)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return bool(pd.options.mode.copy_on_write is True)
 
 
 class _StratumJob:
@@ -676,10 +683,10 @@ class MatchResult(Result):
         / cell; missing for matching with replacement, where a control can serve
         several treated), and ``distance`` (the score on the matching scale).
     data : DataFrame
-        Every analysed row with ``weight`` (0 = not in the matched sample). To stay
-        fast on registers it is a shallow copy: its input columns share memory with
-        the ``data`` passed in (as under pandas' copy-on-write), so do not change
-        either in place while using the other; ``matched`` is always a copy.
+        Every analysed row with ``weight`` (0 = not in the matched sample). Changing it
+        never changes the ``data`` passed in: under pandas' copy-on-write (the default
+        from pandas 3) it shares the input's columns until either is written, without
+        copy-on-write it is a copy.
     pairs : DataFrame or None
         One row per treated-control match: ``treated``, ``control`` (ids, or row
         labels when no ``id`` was given), ``slot`` (1..ratio), ``gap`` (score distance).
