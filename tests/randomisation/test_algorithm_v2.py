@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trialkit.randomisation import _core, randomise, verify, verify_details
+from trialkit.errors import DataError
+from trialkit.randomisation import _core, assignment, randomise, verify, verify_details
 from trialkit.randomisation.assignment import ALGORITHM_VERSION, _rederive
 
 
@@ -43,8 +45,13 @@ def test_a_large_draw_matches_the_argsort_path() -> None:
     counts = _core.stratified_counts(sizes, np.asarray([2, 1, 1]), rng)
     u = _core.unit_keys(rng.integers(0, 2**63, n).view(np.uint64), [3, 4])
     want, _ = _core.assign_by_counts(strata, u, counts)
-    got, _ = _core.assign_by_histogram(strata, u, counts)
+    got, cuts = _core.assign_by_histogram(strata, u, counts)
     np.testing.assert_array_equal(got, want)
+    # bucket keys written over the keys, boundary keys recomputed: same arms and cuts
+    x = u.copy()
+    got2, cuts2 = _core.assign_by_histogram(strata, x, counts, rekey=lambda idx: u[idx])
+    np.testing.assert_array_equal(got2, want)
+    np.testing.assert_array_equal(cuts2, cuts)
 
 
 def test_unit_keys_are_one_splitmix_finaliser() -> None:
@@ -86,3 +93,23 @@ def test_large_assignment_record_is_compact() -> None:
     moved.loc[7, "stratum"] = (moved.loc[7, "stratum"] + 1) % 1000
     d = verify_details(moved, a.certificate)
     assert f"strata changed for 1 units: [{units.loc[7, 'person_id']}:" in " ".join(d.differences)
+
+
+def test_id_side_on_a_second_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # from _DEFER_MIN units the id sort / hashes / record run beside the draw; the result
+    # is the same, and a duplicate id is still the error reported (before small strata)
+    rng = np.random.default_rng(6)
+    units = pd.DataFrame(
+        {"person_id": rng.choice(100_000, 5_000, replace=False), "s": rng.integers(0, 9, 5_000)}
+    )
+    inline = randomise(units, strata="s", seed=3)
+    monkeypatch.setattr(assignment, "_DEFER_MIN", 100)
+    threaded = randomise(units, strata="s", seed=3)
+    assert threaded.table["arm"].tolist() == inline.table["arm"].tolist()
+    for k in ("ids_hash", "strata_hash", "assignment_hash", "ids", "id_strata"):
+        assert threaded.certificate[k] == inline.certificate[k]
+    dup = units.copy()
+    dup.loc[1, "person_id"] = dup.loc[0, "person_id"]
+    dup.loc[2, "s"] = 99  # a stratum of one unit: also an error, reported after duplicates
+    with pytest.raises(DataError, match="uniquely"):
+        randomise(dup, strata="s", seed=3)

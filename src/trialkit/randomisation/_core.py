@@ -12,7 +12,7 @@ Notation follows the papers cited in each docstring: ``n_s`` units in stratum
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import gcd
 
 import numpy as np
@@ -104,7 +104,12 @@ def unit_keys(x: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:
 
 
 def assign_by_histogram(
-    strata: np.ndarray, u: np.ndarray, counts: np.ndarray, *, bits: int | None = None
+    strata: np.ndarray,
+    u: np.ndarray,
+    counts: np.ndarray,
+    *,
+    bits: int | None = None,
+    rekey: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Arm codes for units ordered by ``u`` within strata, without sorting the units.
 
@@ -116,6 +121,10 @@ def assign_by_histogram(
     after it, and only the units of the boundary buckets (about
     :math:`n/2^{	ext{bits}}` per boundary) are ordered exactly. Keys have no ties
     (they are a bijection of the ids), so the result is exact.
+
+    With ``rekey`` (a function giving the keys of the units at given positions)
+    the bucket keys overwrite ``u`` in place, saving a full-length array, and the
+    boundary units' keys are recomputed.
 
     Returns
     -------
@@ -130,15 +139,16 @@ def assign_by_histogram(
         bits = int(min(16, max(2, 20 - s_bits)))
     nb = 1 << bits
     # bucket key of each unit, (stratum, leading bits of u), in cache-sized blocks
-    b = np.empty(n, dtype=np.uint64)
+    b = u if rekey is not None else np.empty(n, dtype=np.uint64)
     tmp = np.empty(min(_BLOCK, n), dtype=np.uint64)
     sh, bb = np.uint64(64 - bits), np.uint64(bits)
     for i in range(0, n, _BLOCK):
         blk = b[i : i + _BLOCK]
+        t = tmp[: blk.size]
+        np.right_shift(u[i : i + _BLOCK], sh, out=t)
         np.copyto(blk, strata[i : i + _BLOCK], casting="unsafe")
         blk <<= bb
-        np.right_shift(u[i : i + _BLOCK], sh, out=tmp[: blk.size])
-        blk |= tmp[: blk.size]
+        blk |= t
     bi = b.view(np.int64)
     h = np.bincount(bi, minlength=S * nb).reshape(S, nb)
     ch = np.cumsum(h, axis=1)  # units of the stratum up to and including each bucket
@@ -170,7 +180,8 @@ def assign_by_histogram(
         if not cand[j]:
             continue
         idx = np.concatenate(cand[j])
-        sj, uj = np.asarray(strata[idx]).astype(np.int64), u[idx]
+        sj = np.asarray(strata[idx]).astype(np.int64)
+        uj = rekey(idx) if rekey is not None else u[idx]
         o = np.lexsort((uj, sj))
         idx, sj, uj = idx[o], sj[o], uj[o]
         rank = np.arange(idx.size) - np.searchsorted(sj, sj, side="left")

@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
 
@@ -64,6 +65,7 @@ _ID_HASH_KEY = "trialkit-ids-v01"  # 16 bytes: siphash key for string ids
 _MISSING_LABEL = "<missing>"
 _IDS_INLINE_MAX = 100_000  # above this many units, integer id lists are stored packed (base64)
 _LIST_MAX = 20  # ids named in a verify report, per kind of difference
+_DEFER_MIN = 500_000  # from this many units the id side runs on a second thread
 
 
 # ---------------------------------------------------------------------------
@@ -248,7 +250,7 @@ def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
         top = int(a.max())
         width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
         dt = np.dtype(f"<u{width}")
-        raw = a.astype(dt, copy=False).tobytes()
+        raw: Any = np.ascontiguousarray(a.astype(dt, copy=False)).data.cast("B")
         first = 0
     else:
         u = a.astype(np.int64, copy=False).view(np.uint64)
@@ -262,8 +264,7 @@ def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
         d = np.empty(u.size - 1, dtype=dt)
         for i, j in zip(bounds, ends, strict=True):
             d[i - 1 : j - 1] = u[i:j] - u[i - 1 : j - 1]
-        raw = d.tobytes()
-        del d
+        raw = d.data.cast("B")
     return {
         "encoding": "base64",
         "dtype": dt.str,
@@ -362,6 +363,7 @@ class _Prepared:
     sorted_strata: np.ndarray | None = None
     sorted_clusters: np.ndarray | None = None
     level_sizes: np.ndarray | None = None  # randomised units per stratum
+    pending: Any = None  # future of the id side (see _prepare_v2(defer_ids=True))
 
 
 def _prepare_v1(
@@ -574,9 +576,11 @@ def _prepare_v2(
     missing_strata: str,
     covariates: list[str],
     keep_sorted: bool = False,
+    defer_ids: bool = False,
 ) -> _Prepared:
     """Validate and code the design columns; one sort of the ids gives the id record,
-    the id and strata hashes and the duplicate check."""
+    the id and strata hashes and the duplicate check (with ``defer_ids``, on a second
+    thread for large inputs: call :func:`_finish_ids` before using them)."""
     require_frame(units, name="units")
     require_columns(
         units, [id, *strata, *([cluster] if cluster else []), *covariates], name="units"
@@ -621,6 +625,71 @@ def _prepare_v2(
         level_strata = cstrata
     # canonical (sorted) order of the ids, with the stratum or cluster code of each
     rec_codes, n_rec = (unit_strata, S) if ccode is None else (ccode, len(clabels or []))
+
+    def id_side() -> dict[str, Any]:
+        return _id_side(
+            units,
+            id=id,
+            kind=kind,
+            ids=ids,
+            h0=h0,
+            rec_codes=rec_codes,
+            n_rec=n_rec,
+            cstrata=cstrata,
+            labels=labels,
+            clabels=clabels,
+            strata=bool(strata),
+            cluster=cluster is not None,
+            keep_sorted=keep_sorted,
+        )
+
+    prep = _Prepared(
+        len(units),
+        cast(np.ndarray, h0),
+        kind,
+        level_x,
+        None if ccode is None else ccode.astype(np.int64),
+        clabels,
+        level_strata,
+        labels,
+        unit_strata,
+        cov,
+        "",
+        ids,
+        version="2",
+        level_x=level_x,
+        level_sizes=np.bincount(level_strata, minlength=S),
+    )
+    if defer_ids and len(units) >= _DEFER_MIN:
+        # the sort, hashes and record of the ids do not feed the draw: they run on a
+        # second thread (numpy's sort and hashlib release the GIL) while the caller draws
+        pool = ThreadPoolExecutor(max_workers=1)
+        prep.pending = pool.submit(id_side)
+        pool.shutdown(wait=False)
+    else:
+        _fill_id_side(prep, id_side())
+    return prep
+
+
+def _id_side(
+    units: pd.DataFrame,
+    *,
+    id: str,
+    kind: str,
+    ids: np.ndarray,
+    h0: np.ndarray | None,
+    rec_codes: np.ndarray,
+    n_rec: int,
+    cstrata: np.ndarray | None,
+    labels: list[str],
+    clabels: list[str] | None,
+    strata: bool,
+    cluster: bool,
+    keep_sorted: bool,
+) -> dict[str, Any]:
+    """One sort of the ids: the duplicate check, the id / strata / cluster hashes and the
+    compact id record."""
+    S = len(labels)
     if kind == "int":
         sids, scodes = _sorted_ids(ids, rec_codes, n_rec)
         dup = bool(sids.size > 1 and np.any(sids[1:] == sids[:-1]))
@@ -637,40 +706,40 @@ def _prepare_v2(
         )
     if scodes is None:
         scodes = np.zeros(sids.size, dtype=np.uint8)
-    sstrata = scodes if ccode is None else _small_uint(cast(np.ndarray, cstrata)[scodes], S)
-    strata_hash = _core.sha256_arrays("strata/2", _labels_text(labels), sstrata) if strata else None
-    cluster_hash = None
-    if cluster is not None:
-        cluster_hash = _core.sha256_arrays("clusters/2", _labels_text(clabels or []), scodes)
+    sstrata = scodes if cstrata is None else _small_uint(cstrata[scodes], S)
     id_rec: Any = _pack_ints(sids, delta=True) if kind == "int" else sids.tolist()
-    record = (
-        id_rec,
-        _pack_ints(sstrata, delta=False) if S > 1 else None,
-        _pack_ints(scodes, delta=False) if cluster is not None else None,
-    )
-    return _Prepared(
-        len(units),
-        cast(np.ndarray, h0),
-        kind,
-        level_x,
-        None if ccode is None else ccode.astype(np.int64),
-        clabels,
-        level_strata,
-        labels,
-        unit_strata,
-        cov,
-        ids_hash,
-        ids,
-        version="2",
-        level_x=level_x,
-        strata_hash=strata_hash,
-        cluster_hash=cluster_hash,
-        id_record=record,
-        sorted_ids=sids if keep_sorted else None,
-        sorted_strata=sstrata if keep_sorted else None,
-        sorted_clusters=scodes if keep_sorted and cluster is not None else None,
-        level_sizes=np.bincount(level_strata, minlength=S),
-    )
+    return {
+        "ids_hash": ids_hash,
+        "strata_hash": (
+            _core.sha256_arrays("strata/2", _labels_text(labels), sstrata) if strata else None
+        ),
+        "cluster_hash": (
+            _core.sha256_arrays("clusters/2", _labels_text(clabels or []), scodes)
+            if cluster
+            else None
+        ),
+        "id_record": (
+            id_rec,
+            _pack_ints(sstrata, delta=False) if S > 1 else None,
+            _pack_ints(scodes, delta=False) if cluster else None,
+        ),
+        "sorted_ids": sids if keep_sorted else None,
+        "sorted_strata": sstrata if keep_sorted else None,
+        "sorted_clusters": scodes if keep_sorted and cluster else None,
+    }
+
+
+def _fill_id_side(prep: _Prepared, fields: Mapping[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(prep, name, value)
+    prep.pending = None
+
+
+def _finish_ids(prep: _Prepared) -> None:
+    """Wait for the id side of :func:`_prepare_v2` (re-raising its DataError)."""
+    if prep.pending is not None:
+        fut, prep.pending = prep.pending, None
+        _fill_id_side(prep, fut.result())
 
 
 def _balance_statistic(cov: np.ndarray, codes: np.ndarray, k: int) -> float:
@@ -733,7 +802,9 @@ def _draw_once_v2(
         counts = np.asarray(design.counts, dtype=np.int64)[None, :]
     else:
         counts = _core.stratified_counts(sizes, r, rng)
-    codes, fingerprint = _core.assign_by_histogram(prep.strata, u, counts)
+    codes, fingerprint = _core.assign_by_histogram(
+        prep.strata, u, counts, rekey=lambda idx: _core.unit_keys(x[idx], key)
+    )  # u is overwritten
     return codes, key, counts, fingerprint
 
 
@@ -1078,105 +1149,115 @@ def randomise(
         cluster=cluster,
         missing_strata=missing_strata,
         covariates=cov_cols,
+        defer_ids=True,
     )
-    n_level = prep.level_h0.size
-    level_word = "clusters" if cluster else "units"
-    S = len(prep.stratum_labels)
-    sizes = cast(np.ndarray, prep.level_sizes)
+    try:
+        n_level = prep.level_h0.size
+        level_word = "clusters" if cluster else "units"
+        S = len(prep.stratum_labels)
+        sizes = cast(np.ndarray, prep.level_sizes)
 
-    if method == "stepped_wedge":
-        assert step_labels is not None
-        if clusters_per_step is not None:
-            cps = [int(c) for c in clusters_per_step]
-            if len(cps) != len(step_labels) or any(c < 0 for c in cps) or sum(cps) != n_level:
+        if method == "stepped_wedge":
+            assert step_labels is not None
+            if clusters_per_step is not None:
+                cps = [int(c) for c in clusters_per_step]
+                if len(cps) != len(step_labels) or any(c < 0 for c in cps) or sum(cps) != n_level:
+                    raise DesignError(
+                        f"`clusters_per_step` must give one non-negative count per step summing to the "
+                        f"{n_level} {level_word}; got {cps}"
+                    )
+                if S > 1:
+                    raise DesignError("`clusters_per_step` cannot be combined with `strata`")
+                counts_fixed = tuple(cps)
+            elif n_level < len(step_labels):
+                raise DesignError(f"{n_level} {level_word} cannot fill {len(step_labels)} steps")
+        elif method == "lottery":
+            if (
+                capacity is None
+                or isinstance(capacity, bool)
+                or not isinstance(capacity, (int, np.integer))
+            ):
+                raise DesignError(f"method='lottery' needs an integer `capacity`; got {capacity!r}")
+            if len(names) != 2:
+                raise DesignError(f"a lottery has two arms (offer, wait-list); got {list(names)}")
+            if not 0 < capacity < n_level:
                 raise DesignError(
-                    f"`clusters_per_step` must give one non-negative count per step summing to the "
-                    f"{n_level} {level_word}; got {cps}"
+                    f"`capacity` must be between 1 and {n_level - 1} ({level_word}); got {capacity}"
                 )
-            if S > 1:
-                raise DesignError("`clusters_per_step` cannot be combined with `strata`")
-            counts_fixed = tuple(cps)
-        elif n_level < len(step_labels):
-            raise DesignError(f"{n_level} {level_word} cannot fill {len(step_labels)} steps")
-    elif method == "lottery":
-        if (
-            capacity is None
-            or isinstance(capacity, bool)
-            or not isinstance(capacity, (int, np.integer))
-        ):
-            raise DesignError(f"method='lottery' needs an integer `capacity`; got {capacity!r}")
-        if len(names) != 2:
-            raise DesignError(f"a lottery has two arms (offer, wait-list); got {list(names)}")
-        if not 0 < capacity < n_level:
-            raise DesignError(
-                f"`capacity` must be between 1 and {n_level - 1} ({level_word}); got {capacity}"
-            )
-        g = np.gcd(int(capacity), n_level - int(capacity))
-        r = np.asarray([int(capacity) // g, (n_level - int(capacity)) // g], dtype=np.int64)
-        if S == 1:
-            counts_fixed = (int(capacity), n_level - int(capacity))
-    elif method == "rerandomised":
-        from scipy import stats
+            g = np.gcd(int(capacity), n_level - int(capacity))
+            r = np.asarray([int(capacity) // g, (n_level - int(capacity)) // g], dtype=np.int64)
+            if S == 1:
+                counts_fixed = (int(capacity), n_level - int(capacity))
+        elif method == "rerandomised":
+            from scipy import stats
 
-        if not cov_cols:
-            raise DesignError("method='rerandomised' needs `covariates` for its balance criterion")
-        if acceptance is not None and threshold is not None:
-            raise DesignError("give either `acceptance` or `threshold`, not both")
-        if threshold is None:
-            pa = 0.1 if acceptance is None else float(acceptance)
-            if not 0 < pa <= 1:
-                raise DesignError(f"`acceptance` must be in (0, 1]; got {acceptance!r}")
-            df = len(cov_cols) * (len(names) - 1)
-            threshold = float(stats.chi2.ppf(pa, df)) if pa < 1 else float("inf")
-        elif not threshold > 0:
-            raise DesignError(f"`threshold` must be > 0; got {threshold!r}")
-        if (
-            isinstance(max_draws, bool)
-            or not isinstance(max_draws, (int, np.integer))
-            or max_draws < 1
-        ):
-            raise DesignError(f"`max_draws` must be a positive integer; got {max_draws!r}")
-        rer = {
-            "criterion": "mahalanobis",
-            "covariates": cov_cols,
-            "acceptance": acceptance
-            if acceptance is not None
-            else (0.1 if threshold is None else None),
-            "threshold": threshold,
-            "max_draws": int(max_draws),
-            "statistic": (
-                "M = sum_j n_j (xbar_j - xbar)' S^-1 (xbar_j - xbar) over all arms "
-                "(two arms: Morgan-Rubin M)"
-            ),
-            "rule": "accept the first draw d = 0, 1, ... with M_d <= threshold",
-        }
-    if method == "matched_pairs":
-        if not strata_cols:
-            raise DesignError(
-                "method='matched_pairs' needs `strata` naming the pair (or set) of each unit"
-            )
-        bad = np.flatnonzero(sizes != len(names))
-        if bad.size:
-            raise DataError(
-                f"method='matched_pairs' needs exactly {len(names)} {level_word} per pair; pairs "
-                f"{[prep.stratum_labels[i] for i in bad[:5]]} have {sizes[bad[:5]].tolist()}"
-            )
-        if np.any(r != 1):
-            raise DesignError(
-                "method='matched_pairs' needs equal allocation (one unit per arm in each pair)"
-            )
-    if method in ("complete", "rerandomised", "matched_pairs"):
-        small = np.flatnonzero(sizes < len(names))
-        if small.size:
-            raise DataError(
-                f"{small.size} strata have fewer {level_word} than the {len(names)} arms, e.g. "
-                f"{[prep.stratum_labels[i] for i in small[:5]]} with {sizes[small[:5]].tolist()}; "
-                "merge small strata or use fewer strata columns"
-            )
+            if not cov_cols:
+                raise DesignError(
+                    "method='rerandomised' needs `covariates` for its balance criterion"
+                )
+            if acceptance is not None and threshold is not None:
+                raise DesignError("give either `acceptance` or `threshold`, not both")
+            if threshold is None:
+                pa = 0.1 if acceptance is None else float(acceptance)
+                if not 0 < pa <= 1:
+                    raise DesignError(f"`acceptance` must be in (0, 1]; got {acceptance!r}")
+                df = len(cov_cols) * (len(names) - 1)
+                threshold = float(stats.chi2.ppf(pa, df)) if pa < 1 else float("inf")
+            elif not threshold > 0:
+                raise DesignError(f"`threshold` must be > 0; got {threshold!r}")
+            if (
+                isinstance(max_draws, bool)
+                or not isinstance(max_draws, (int, np.integer))
+                or max_draws < 1
+            ):
+                raise DesignError(f"`max_draws` must be a positive integer; got {max_draws!r}")
+            rer = {
+                "criterion": "mahalanobis",
+                "covariates": cov_cols,
+                "acceptance": acceptance
+                if acceptance is not None
+                else (0.1 if threshold is None else None),
+                "threshold": threshold,
+                "max_draws": int(max_draws),
+                "statistic": (
+                    "M = sum_j n_j (xbar_j - xbar)' S^-1 (xbar_j - xbar) over all arms "
+                    "(two arms: Morgan-Rubin M)"
+                ),
+                "rule": "accept the first draw d = 0, 1, ... with M_d <= threshold",
+            }
+        if method == "matched_pairs":
+            if not strata_cols:
+                raise DesignError(
+                    "method='matched_pairs' needs `strata` naming the pair (or set) of each unit"
+                )
+            bad = np.flatnonzero(sizes != len(names))
+            if bad.size:
+                raise DataError(
+                    f"method='matched_pairs' needs exactly {len(names)} {level_word} per pair; pairs "
+                    f"{[prep.stratum_labels[i] for i in bad[:5]]} have {sizes[bad[:5]].tolist()}"
+                )
+            if np.any(r != 1):
+                raise DesignError(
+                    "method='matched_pairs' needs equal allocation (one unit per arm in each pair)"
+                )
+        if method in ("complete", "rerandomised", "matched_pairs"):
+            small = np.flatnonzero(sizes < len(names))
+            if small.size:
+                raise DataError(
+                    f"{small.size} strata have fewer {level_word} than the {len(names)} arms, e.g. "
+                    f"{[prep.stratum_labels[i] for i in small[:5]]} with {sizes[small[:5]].tolist()}; "
+                    "merge small strata or use fewer strata columns"
+                )
 
-    ss = as_seed_sequence(seed)
-    design = _Design(method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer)
-    codes, key, info, counts, fingerprint = _run_design_v2(prep, design, ss)
+        ss = as_seed_sequence(seed)
+        design = _Design(
+            method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer
+        )
+        codes, key, info, counts, fingerprint = _run_design_v2(prep, design, ss)
+    except BaseException:
+        _finish_ids(prep)  # a duplicate-id DataError takes precedence
+        raise
+    _finish_ids(prep)
     cert = _certificate(
         prep,
         design,
