@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from trialkit.errors import ConvergenceWarning
+import trialkit as tk
+from trialkit.errors import ConvergenceWarning, DataError
 from trialkit.followup import cox
 
 
@@ -31,3 +32,13 @@ def test_ordinary_fit_converges_without_warning():
         warnings.simplefilter("error", ConvergenceWarning)
         res = cox(d, duration="t", event="e", covariates=["x"])
     assert res.to_dict()["converged"] is True
+
+
+@pytest.mark.parametrize("fn", ["cumulative_incidence", "gray_test"])
+def test_negative_cause_codes_are_refused_not_made_a_cause(fn):
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "c": [1, 2, 0, -1, 1, 2], "g": ["a", "b"] * 3})
+    kw = {"duration": "t", "cause": "c"} | ({"group": "g"} if fn == "gray_test" else {})
+    with pytest.raises(DataError, match=r"'c' has 1 negative cause codes"):
+        getattr(tk.followup, fn)(df, **kw)
+    ok = getattr(tk.followup, fn)(df.assign(c=df["c"].clip(lower=0)), **kw)
+    assert ok.n_obs == 6

@@ -736,6 +736,23 @@ class IncidenceCurves(Result):
         return ax
 
 
+def _censored_mask(raw: pd.Series, column: str) -> np.ndarray:
+    """``True`` where the cause code is 0 (censored); negative numeric codes are refused.
+
+    Register exit codes are positive (or labels); a negative code is usually a
+    missing-value sentinel such as ``-1``, which must not become a competing cause.
+    """
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        neg = raw.to_numpy() < 0
+        if neg.any():
+            raise DataError(
+                f"column {column!r} has {int(neg.sum())} negative cause codes (e.g. "
+                f"{raw[neg].iloc[0]!r}); 0 means censored and causes are positive codes or "
+                "labels -- recode missing-value sentinels first"
+            )
+    return ((raw == 0) | (raw.astype(str) == "0")).to_numpy()
+
+
 def cumulative_incidence(
     data: pd.DataFrame,
     *,
@@ -752,9 +769,10 @@ def cumulative_incidence(
     duration : str
         Time to the first event of any cause, or to censoring.
     cause : str
-        Column of cause codes; ``0`` means censored (any other integers or labels
+        Column of cause codes; ``0`` means censored (positive integers or labels
         are causes; e.g. exit routes employment / services / education / out of
-        the labour force).
+        the labour force). Negative codes raise a DataError (usually a
+        missing-value sentinel).
     group : str, optional
         Column of groups (arms).
 
@@ -786,9 +804,9 @@ def cumulative_incidence(
     kept, excluded = _prepare(data, duration=duration, event=None, extra=[cause] + as_list(group))
     codes, labels = _group_codes(kept, group)
     raw = kept[cause]
+    is_cens = _censored_mask(raw, cause)
     cause_codes, cause_labels = pd.factorize(raw, sort=True)
-    is_cens = (raw == 0) | (raw.astype(str) == "0")
-    cause_codes = np.where(is_cens.to_numpy(), -1, cause_codes)
+    cause_codes = np.where(is_cens, -1, cause_codes)
     causes = [c for i, c in enumerate(cause_labels) if not ((c == 0) or str(c) == "0")]
     cause_idx = np.array([list(cause_labels).index(c) for c in causes])
     if not causes:
@@ -897,7 +915,7 @@ def gray_test(
     if len(labels) < 2:
         raise DataError(f"column {group!r} must hold at least two groups; found {labels}")
     raw = kept[cause]
-    is_cens = ((raw == 0) | (raw.astype(str) == "0")).to_numpy()
+    is_cens = _censored_mask(raw, cause)
     causes = [c for c in pd.unique(raw[~is_cens])]
     causes = sorted(causes, key=str)
     if not causes:
