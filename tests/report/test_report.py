@@ -139,10 +139,44 @@ def test_design_parameters_named_n_are_not_person_counts(tmp_path):
         {"n_steps": [4], "n_clusters": [3], "n_draws": [2], "n_per_arm": [3], "n_treated": [2]}
     )
     out = suppress_small_counts(frame)
-    assert out.iloc[0].tolist() == [4, 3, 2, "<5", "<5"]
+    # clusters may be persons (the default cluster of a DiD is the unit): suppressed
+    assert out.iloc[0].tolist() == [4, "<5", 2, "<5", "<5"]
     r = effect_table([0.1], [0.05], index=["x"], index_name="term", n=[3], method="m", n_obs=3)
-    r = type(r)(**{**r.__dict__, "meta": {"n_steps": 4, "n_periods": 3, "n_per_arm": 2}})
+    meta = {
+        "n_steps": 4,
+        "n_periods": 3,
+        "n_per_arm": 2,
+        "n_treated_clusters": 3,
+        "persons_per_arm": {"treatment": 3, "control": 40},
+        "person_months_by_state": {"employed": 2, "unemployed": 0},
+    }
+    r = type(r)(**{**r.__dict__, "meta": meta})
     build_report([Section(title="Roll-out", results={"r": r})], out=tmp_path)
-    flat = json.dumps(json.loads((tmp_path / "results.json").read_text()))
+    got = json.loads((tmp_path / "results.json").read_text())
+    flat = json.dumps(got)
     assert '"n_steps": 4' in flat and '"n_periods": 3' in flat
     assert '"n_per_arm": "<5"' in flat and '"n_obs": "<5"' in flat
+    assert '"n_treated_clusters": "<5"' in flat
+    # values nested under a count key are counts too
+    assert '"persons_per_arm": {"treatment": "<5", "control": 40}' in flat
+    assert '"person_months_by_state": {"employed": "<5", "unemployed": 0}' in flat
+
+
+def test_person_level_did_cluster_counts_do_not_leak(tmp_path):
+    import trialkit as tk
+
+    rng = np.random.default_rng(0)
+    p = pd.DataFrame(
+        {
+            "person": np.repeat(np.arange(40), 6),
+            "t": np.tile(np.arange(6), 40),
+            "ft": np.repeat(np.where(np.arange(40) < 3, 3, np.nan), 6),
+        }
+    )
+    p["y"] = rng.normal(size=len(p))
+    with pytest.warns(Warning):  # few treated clusters
+        r = tk.did(p, method="twfe", outcome="y", unit="person", time="t", first_treated="ft")
+    build_report([Section(title="DiD", results={"did": r})], out=tmp_path)
+    text = (tmp_path / "results.json").read_text()
+    assert re.search(r'"n_treated_clusters": 3\b', text) is None
+    assert '"n_treated_clusters": "<5"' in text

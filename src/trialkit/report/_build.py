@@ -24,13 +24,13 @@ __all__ = ["Section", "Report", "build_report", "suppress_small_counts"]
 
 #: Column names treated as counts of people (suppressed below ``min_count``).
 COUNT_COLUMNS = re.compile(
-    r"^(n|n_.*|.*_n|count|counts|.*_count|at_risk|events|n_treated|n_control|persons|clients)$"
+    r"^(n|n_.*|.*_n|count|counts|.*_count|.*_counts|at_risk|events|n_treated|n_control"
+    r"|persons|persons_.*|.*_per_arm|person_months.*|clients)$"
 )
 #: ``n_*`` names that count design elements or computations, not people (kept as they are).
 NOT_PERSON_COUNTS = re.compile(
     r"^n_(steps|periods|arms|draws|boot|sims|perm|permutations|blocks|horizons|iter|iterations"
-    r"|covariates|cluster_covariates|jobs|outcomes|clusters|treated_clusters|control_clusters"
-    r"|lags|leads|cohorts|rounds)$"
+    r"|covariates|cluster_covariates|jobs|outcomes|lags|leads|cohorts|rounds)$"
 )
 
 
@@ -49,8 +49,8 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
 
     Count columns are recognised by name (``n``, ``n_*``, ``*_count``,
     ``at_risk``, ``events``, ...); ``n_*`` names of design elements and computations
-    (``n_steps``, ``n_periods``, ``n_clusters``, ``n_draws``, ...) are not counts of
-    people and are kept. Zero is kept (it discloses nothing about a
+    (``n_steps``, ``n_periods``, ``n_draws``, ...) are not counts of people and are
+    kept (cluster counts are suppressed: a cluster may be one person). Zero is kept (it discloses nothing about a
     person). Index levels with count names are treated the same way. A frame
     with a person-identifier column is refused.
 
@@ -99,16 +99,23 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
     return out
 
 
-def _suppress_json(obj: Any, *, min_count: int, key: str | None = None) -> Any:
+def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
+    """Suppress small counts in a JSON-safe object.
+
+    A value is a count when its key is a count name, or when it sits anywhere below
+    such a key (e.g. ``{"persons_per_arm": {"treatment": 3}}``).
+    """
     if isinstance(obj, Mapping):
         if any(PERSON_ID_COLUMNS.match(str(k)) for k in obj):
             raise DataError("results JSON would hold a person identifier; refused")
-        return {k: _suppress_json(v, min_count=min_count, key=str(k)) for k, v in obj.items()}
+        return {
+            k: _suppress_json(v, min_count=min_count, counting=counting or _is_count(str(k)))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
-        return [_suppress_json(v, min_count=min_count, key=key) for v in obj]
+        return [_suppress_json(v, min_count=min_count, counting=counting) for v in obj]
     if (
-        key is not None
-        and _is_count(key)
+        counting
         and isinstance(obj, (int, float))
         and not isinstance(obj, bool)
         and 0 < obj < min_count
