@@ -23,6 +23,7 @@ __all__ = [
     "mix64_inplace",
     "unit_keys",
     "assign_by_histogram",
+    "assign_by_keyed_histogram",
     "keyed_uniform_keys",
     "integer_ratios",
     "balanced_sequence",
@@ -119,7 +120,7 @@ def assign_by_histogram(
     a histogram of (stratum, leading ``bits`` of ``u``) locates the bucket holding
     each arm boundary; units in lower buckets fall before it, units in higher ones
     after it, and only the units of the boundary buckets (about
-    :math:`n/2^{	ext{bits}}` per boundary) are ordered exactly. Keys have no ties
+    :math:`n/2^{\text{bits}}` per boundary) are ordered exactly. Keys have no ties
     (they are a bijection of the ids), so the result is exact.
 
     With ``rekey`` (a function giving the keys of the units at given positions)
@@ -133,24 +134,101 @@ def assign_by_histogram(
         stratum (0 where the stratum has no unit of arm ``j`` or above).
     """
     S, k = counts.shape
-    n = u.size
     s_bits = max(1, (S - 1).bit_length())
     if bits is None:
-        bits = int(min(16, max(2, 20 - s_bits)))
-    nb = 1 << bits
+        bits = _default_bits(S)
     # bucket key of each unit, (stratum, leading bits of u), in cache-sized blocks
-    b = u if rekey is not None else np.empty(n, dtype=np.uint64)
-    tmp = np.empty(min(_BLOCK, n), dtype=np.uint64)
+    b = u if rekey is not None else np.empty(u.size, dtype=np.uint64)
+    tmp = np.empty(min(_BLOCK, u.size), dtype=np.uint64)
     sh, bb = np.uint64(64 - bits), np.uint64(bits)
-    for i in range(0, n, _BLOCK):
+    for i in range(0, u.size, _BLOCK):
         blk = b[i : i + _BLOCK]
         t = tmp[: blk.size]
         np.right_shift(u[i : i + _BLOCK], sh, out=t)
         np.copyto(blk, strata[i : i + _BLOCK], casting="unsafe")
         blk <<= bb
         blk |= t
-    bi = b.view(np.int64)
-    h = np.bincount(bi, minlength=S * nb).reshape(S, nb)
+    del s_bits
+    return _select_by_buckets(
+        strata, b, counts, bits, rekey if rekey is not None else (lambda idx: u[idx])
+    )
+
+
+def _default_bits(S: int) -> int:
+    """Leading key bits per bucket: about 2**20 buckets in all."""
+    s_bits = max(1, (S - 1).bit_length())
+    return int(min(16, max(2, 20 - s_bits)))
+
+
+def assign_by_keyed_histogram(
+    strata: np.ndarray,
+    x: np.ndarray,
+    key: Sequence[int] | np.ndarray,
+    counts: np.ndarray,
+    *,
+    bits: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`assign_by_histogram` with the keys ``u = unit_keys(x, key)`` computed on the fly.
+
+    One blocked pass hashes the ids and writes only the bucket keys (32 bits per
+    unit when stratum and key bits fit, as they do below about 4,000 buckets per
+    stratum times 2**20 strata); the full keys are never stored, and those of the
+    boundary units are recomputed. Same result as
+    ``assign_by_histogram(strata, unit_keys(x, key), counts)``.
+    """
+    S, k = counts.shape
+    n = x.size
+    s_bits = max(1, (S - 1).bit_length())
+    if bits is None:
+        bits = _default_bits(S)
+    k1 = np.uint64(int(key[0]) & 0xFFFFFFFFFFFFFFFF)
+    bdt = np.uint32 if s_bits + bits < 32 else np.uint64
+    b = np.empty(n, dtype=bdt)
+    m = min(_BLOCK, n)
+    tmp = np.empty(m, dtype=np.uint64)
+    t2 = np.empty(m, dtype=np.uint64)
+    s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
+    sh, bb = np.uint64(64 - bits), np.uint64(bits)
+    for i in range(0, n, _BLOCK):
+        c = tmp[: min(_BLOCK, n - i)]
+        t = t2[: c.size]
+        np.bitwise_xor(x[i : i + _BLOCK], k1, out=c)
+        c += _GOLDEN  # the SplitMix64 finaliser, as in mix64_inplace
+        np.right_shift(c, s30, out=t)
+        c ^= t
+        c *= _M1
+        np.right_shift(c, s27, out=t)
+        c ^= t
+        c *= _M2
+        np.right_shift(c, s31, out=t)
+        c ^= t
+        c >>= sh
+        np.copyto(t, strata[i : i + _BLOCK], casting="unsafe")
+        t <<= bb
+        t |= c
+        np.copyto(b[i : i + _BLOCK], t, casting="unsafe")
+    return _select_by_buckets(strata, b, counts, bits, lambda idx: unit_keys(x[idx], key))
+
+
+def _select_by_buckets(
+    strata: np.ndarray,
+    b: np.ndarray,
+    counts: np.ndarray,
+    bits: int,
+    keys_at: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The selection step of :func:`assign_by_histogram` given the bucket key ``b`` of
+    every unit (``stratum << bits | leading bits of u``, uint32 or uint64)."""
+    S, k = counts.shape
+    n = b.size
+    nb = 1 << bits
+    if b.dtype == np.uint64:
+        h = np.bincount(b.view(np.int64), minlength=S * nb)
+    else:  # bincount wants intp: convert in chunks, not as one full-length copy
+        h = np.zeros(S * nb, dtype=np.int64)
+        for i in range(0, n, 1 << 20):
+            h += np.bincount(b[i : i + (1 << 20)].astype(np.intp), minlength=S * nb)
+    h = h.reshape(S, nb)
     ch = np.cumsum(h, axis=1)  # units of the stratum up to and including each bucket
     sizes = ch[:, -1]
     C = np.cumsum(counts, axis=1)[:, :-1]  # (S, k-1): rank of the first unit of arm j
@@ -161,17 +239,24 @@ def assign_by_histogram(
     cbk = np.where(valid, (rows << bits) + cb, S << bits)  # past every bucket: never hit
     dt = np.int8 if k <= 127 else np.int16
     out = np.zeros(n, dtype=dt)
-    cols = [np.ascontiguousarray(cbk[:, j]) for j in range(k - 1)]
+    cols = [np.ascontiguousarray(cbk[:, j]).astype(b.dtype) for j in range(k - 1)]
     cand: list[list[np.ndarray]] = [[] for _ in range(k - 1)]
-    g = np.empty(min(_BLOCK, n), dtype=np.int64)
-    hit = np.empty(min(_BLOCK, n), dtype=bool)
+    m = min(_BLOCK, n)
+    g = np.empty(m, dtype=b.dtype)
+    sk = np.empty(m, dtype=np.intp)
+    hit = np.empty(m, dtype=bool)
+    bsh = b.dtype.type(bits)
     for i in range(0, n, _BLOCK):
-        bk, sk, ok = bi[i : i + _BLOCK], strata[i : i + _BLOCK], out[i : i + _BLOCK]
-        gk, hk = g[: bk.size], hit[: bk.size]
+        bk, ok = b[i : i + _BLOCK], out[i : i + _BLOCK]
+        gk, hk, sb = g[: bk.size], hit[: bk.size], sk[: bk.size]
+        np.right_shift(bk, bsh, out=sb, casting="unsafe")  # the stratum, from the bucket key
         for j, col in enumerate(cols):
-            np.take(col, sk, out=gk)
-            np.greater(bk, gk, out=hk)
-            ok += hk
+            np.take(col, sb, out=gk)
+            if k == 2:
+                np.greater(bk, gk, out=ok.view(bool))
+            else:
+                np.greater(bk, gk, out=hk)
+                ok += hk
             np.equal(bk, gk, out=hk)
             if hk.any():
                 cand[j].append(np.flatnonzero(hk) + i)
@@ -181,7 +266,7 @@ def assign_by_histogram(
             continue
         idx = np.concatenate(cand[j])
         sj = np.asarray(strata[idx]).astype(np.int64)
-        uj = rekey(idx) if rekey is not None else u[idx]
+        uj = keys_at(idx)
         o = np.lexsort((uj, sj))
         idx, sj, uj = idx[o], sj[o], uj[o]
         rank = np.arange(idx.size) - np.searchsorted(sj, sj, side="left")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
@@ -626,7 +627,9 @@ def _prepare_v2(
     # canonical (sorted) order of the ids, with the stratum or cluster code of each
     rec_codes, n_rec = (unit_strata, S) if ccode is None else (ccode, len(clabels or []))
 
-    def id_side() -> dict[str, Any]:
+    def id_side(
+        sorted_ready: Callable[[Callable[[], dict[str, Any]]], None] | None = None,
+    ) -> dict[str, Any]:
         return _id_side(
             units,
             id=id,
@@ -641,6 +644,7 @@ def _prepare_v2(
             strata=bool(strata),
             cluster=cluster is not None,
             keep_sorted=keep_sorted,
+            sorted_ready=sorted_ready,
         )
 
     prep = _Prepared(
@@ -663,12 +667,120 @@ def _prepare_v2(
     if defer_ids and len(units) >= _DEFER_MIN:
         # the sort, hashes and record of the ids do not feed the draw: they run on a
         # second thread (numpy's sort and hashlib release the GIL) while the caller draws
+        slot: list[Callable[[], dict[str, Any]]] = []
+        ready = threading.Event()
+
+        def on_sorted(job: Callable[[], dict[str, Any]]) -> None:
+            slot.append(job)
+            ready.set()
+
+        def run() -> dict[str, Any]:
+            try:
+                return id_side(on_sorted)
+            finally:
+                ready.set()  # also when the id side fails before sorting
+
         pool = ThreadPoolExecutor(max_workers=1)
-        prep.pending = pool.submit(id_side)
+        prep.pending = (pool.submit(run), slot, ready)
         pool.shutdown(wait=False)
     else:
         _fill_id_side(prep, id_side())
     return prep
+
+
+class _SortedInts:
+    """Sorted int64 ids and the code of each, held either as arrays or as one sorted
+    vector of packed keys ``(id - lo) << c_bits | code`` (read block by block, never
+    unpacked unless asked)."""
+
+    def __init__(self, ids: np.ndarray, codes: np.ndarray | None, n_codes: int) -> None:
+        self.n = ids.size
+        self.n_codes = n_codes
+        self.c_bits = (n_codes - 1).bit_length() if codes is not None and n_codes > 1 else 0
+        self.ids: np.ndarray | None = None
+        self.codes: np.ndarray | None = None
+        self.key: np.ndarray | None = None
+        head = ids[:1025]
+        if ids.size == 0 or (
+            bool(np.all(head[1:] >= head[:-1])) and bool(np.all(ids[1:] >= ids[:-1]))
+        ):  # already in order (registers often are): nothing to sort
+            self.ids = ids
+            self.codes = _small_uint(cast(np.ndarray, codes), n_codes) if self.c_bits else None
+            return
+        self.lo = int(ids.min())
+        span = int(ids.max()) - self.lo
+        if span.bit_length() + self.c_bits > 64:  # pragma: no cover - ids spanning 2**64
+            self.ids, self.codes = _sorted_ids(ids, codes, n_codes)
+            return
+        lo64, cb = np.uint64(self.lo & 0xFFFFFFFFFFFFFFFF), np.uint64(self.c_bits)
+        raw = ids.view(np.uint64)
+        small = _small_uint(cast(np.ndarray, codes), n_codes) if self.c_bits else None
+        key = np.empty(ids.size, dtype=np.uint64)
+        step = _core._BLOCK
+        for i in range(0, ids.size, step):  # cache-sized blocks
+            kb = key[i : i + step]
+            np.subtract(raw[i : i + step], lo64, out=kb)  # wraps modulo 2**64: exact
+            if small is not None:
+                kb <<= cb
+                kb |= small[i : i + step]
+        key.sort()
+        self.key = key
+
+    def id_block(self, i: int, j: int) -> np.ndarray:
+        """The sorted ids ``i .. j-1`` as uint64 bits (a new array)."""
+        if self.key is None:
+            return cast(np.ndarray, self.ids)[i:j].view(np.uint64).copy()
+        b = self.key[i:j] >> np.uint64(self.c_bits)
+        b += np.uint64(self.lo & 0xFFFFFFFFFFFFFFFF)
+        return b
+
+    def sorted_ids(self) -> np.ndarray:
+        if self.ids is None:
+            self.ids = self.id_block(0, self.n).view(np.int64)
+        return self.ids
+
+    def sorted_codes(self) -> np.ndarray | None:
+        """Code of each sorted id, in the smallest unsigned dtype (None: one code)."""
+        if self.codes is None and self.key is not None and self.c_bits:
+            # the low bits of each key, read through a narrow view (no 64-bit temporary)
+            w = 8 if self.c_bits <= 8 else 16 if self.c_bits <= 16 else 32
+            low = self.key.view(np.dtype(f"<u{w // 8}"))[:: 64 // w]
+            self.codes = _small_uint(low & ((1 << self.c_bits) - 1), self.n_codes)
+        return self.codes
+
+    def gaps(self) -> tuple[int, np.ndarray, bool]:
+        """First id, the gaps between consecutive sorted ids (modulo 2**64) in the
+        narrowest unsigned width that holds the largest, and whether any gap is 0
+        (a duplicate id). Two blocked passes; no full-length 64-bit temporary."""
+        n = self.n
+        if n == 0:
+            return 0, np.zeros(0, dtype=np.uint8), False
+        first = int(self.id_block(0, 1).view(np.int64)[0])
+        step = _core._BLOCK
+        top, low = 0, 1
+        for i in range(1, n, step):
+            b = self.id_block(i - 1, min(i + step, n))
+            d = b[1:] - b[:-1]
+            top = max(top, int(d.max()))
+            low = min(low, int(d.min()))
+        width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
+        out = np.empty(n - 1, dtype=np.dtype(f"<u{width}"))
+        for i in range(1, n, step):
+            b = self.id_block(i - 1, min(i + step, n))
+            np.subtract(b[1:], b[:-1], out=out[i - 1 : i - 1 + b.size - 1], casting="unsafe")
+        return first, out, low == 0
+
+
+def _b64_record(a: np.ndarray, *, delta: bool, first: int, n: int) -> dict[str, Any]:
+    """The packed form of :func:`_pack_ints` from an already narrowed vector."""
+    return {
+        "encoding": "base64",
+        "dtype": a.dtype.str,
+        "delta": bool(delta),
+        "first": first,
+        "n": int(n),
+        "data": base64.b64encode(np.ascontiguousarray(a).data.cast("B")).decode("ascii"),
+    }
 
 
 def _id_side(
@@ -686,60 +798,101 @@ def _id_side(
     strata: bool,
     cluster: bool,
     keep_sorted: bool,
+    sorted_ready: Callable[[Callable[[], dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
     """One sort of the ids: the duplicate check, the id / strata / cluster hashes and the
-    compact id record."""
+    compact id record.
+
+    The fields that need only the code of each sorted id (strata and cluster hashes and
+    records) come from a function passed to ``sorted_ready`` as soon as the ids are
+    sorted, so another thread can compute them meanwhile; without ``sorted_ready`` they
+    are computed here.
+    """
     S = len(labels)
     if kind == "int":
-        sids, scodes = _sorted_ids(ids, rec_codes, n_rec)
-        dup = bool(sids.size > 1 and np.any(sids[1:] == sids[:-1]))
-        ids_hash = _core.sha256_arrays("ids/2", kind, sids)
+        srt = _SortedInts(ids, rec_codes, n_rec)
+        get_codes = srt.sorted_codes
     else:
         sh = np.sort(cast(np.ndarray, h0))
         dup = bool(sh.size > 1 and np.any(sh[1:] == sh[:-1]))
         ids_hash = _core.sha256_arrays(kind, sh)
-        sids, scodes = _sorted_ids(ids, rec_codes, n_rec)
+        sids, scodes0 = _sorted_ids(ids, rec_codes, n_rec)
+
+        def get_codes() -> np.ndarray | None:
+            return scodes0
+
+    def codes_side() -> dict[str, Any]:
+        scodes = get_codes()
+        if scodes is None:
+            scodes = np.zeros(len(ids), dtype=np.uint8)
+        sstrata = scodes if cstrata is None else _small_uint(cstrata[scodes], S)
+        return {
+            "strata_hash": (
+                _core.sha256_arrays("strata/2", _labels_text(labels), sstrata) if strata else None
+            ),
+            "cluster_hash": (
+                _core.sha256_arrays("clusters/2", _labels_text(clabels or []), scodes)
+                if cluster
+                else None
+            ),
+            "id_strata": _pack_ints(sstrata, delta=False) if S > 1 else None,
+            "id_clusters": _pack_ints(scodes, delta=False) if cluster else None,
+            "sorted_strata": sstrata if keep_sorted else None,
+            "sorted_clusters": scodes if keep_sorted and cluster else None,
+        }
+
+    out: dict[str, Any] = {}
+    if sorted_ready is not None:
+        sorted_ready(codes_side)
+    if kind == "int":
+        # ids hash: SHA-256 of the first sorted id and the gaps (an exact, compact
+        # encoding of the sorted ids; the gaps are also the packed record)
+        first, gaps, dup = srt.gaps()
+        ids_hash = _core.sha256_arrays("ids/2g", kind, np.asarray([first], dtype=np.int64), gaps)
     if dup:
         require_unique(units, id, name="units")
         raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
             f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
         )
-    if scodes is None:
-        scodes = np.zeros(sids.size, dtype=np.uint8)
-    sstrata = scodes if cstrata is None else _small_uint(cstrata[scodes], S)
-    id_rec: Any = _pack_ints(sids, delta=True) if kind == "int" else sids.tolist()
-    return {
-        "ids_hash": ids_hash,
-        "strata_hash": (
-            _core.sha256_arrays("strata/2", _labels_text(labels), sstrata) if strata else None
-        ),
-        "cluster_hash": (
-            _core.sha256_arrays("clusters/2", _labels_text(clabels or []), scodes)
-            if cluster
-            else None
-        ),
-        "id_record": (
-            id_rec,
-            _pack_ints(sstrata, delta=False) if S > 1 else None,
-            _pack_ints(scodes, delta=False) if cluster else None,
-        ),
-        "sorted_ids": sids if keep_sorted else None,
-        "sorted_strata": sstrata if keep_sorted else None,
-        "sorted_clusters": scodes if keep_sorted and cluster else None,
-    }
+    if kind == "int":
+        if len(ids) <= _IDS_INLINE_MAX or keep_sorted:
+            sids = srt.sorted_ids()
+        id_rec: Any = (
+            sids.tolist()
+            if len(ids) <= _IDS_INLINE_MAX
+            else _b64_record(gaps, delta=True, first=first, n=len(ids))
+        )
+    else:
+        id_rec = sids.tolist()
+    out.update(ids_hash=ids_hash, id_rec=id_rec, sorted_ids=sids if keep_sorted else None)
+    if sorted_ready is None:
+        out.update(codes_side())
+    return out
 
 
 def _fill_id_side(prep: _Prepared, fields: Mapping[str, Any]) -> None:
-    for name, value in fields.items():
+    f = dict(fields)
+    prep.id_record = (f.pop("id_rec"), f.pop("id_strata"), f.pop("id_clusters"))
+    for name, value in f.items():
         setattr(prep, name, value)
     prep.pending = None
 
 
 def _finish_ids(prep: _Prepared) -> None:
-    """Wait for the id side of :func:`_prepare_v2` (re-raising its DataError)."""
+    """Wait for the id side of :func:`_prepare_v2` (re-raising its DataError); the
+    calling thread computes the strata / cluster fields from the sorted ids meanwhile."""
     if prep.pending is not None:
-        fut, prep.pending = prep.pending, None
-        _fill_id_side(prep, fut.result())
+        (fut, slot, ready), prep.pending = prep.pending, None
+        ready.wait()
+        fields: dict[str, Any] = {}
+        if slot:
+            try:
+                fields.update(slot[0]())
+            except BaseException:
+                fut.result()  # an error of the id side takes precedence
+                raise
+        fields.update(fut.result())
+        _fill_id_side(prep, fields)
 
 
 def _balance_statistic(cov: np.ndarray, codes: np.ndarray, k: int) -> float:
@@ -782,8 +935,8 @@ def _draw_once_v2(
     x = cast(np.ndarray, prep.level_x)
     S = len(prep.stratum_labels)
     k = len(design.arms)
-    u = _core.unit_keys(x, key)
     if design.method == "bernoulli":
+        u = _core.unit_keys(x, key)
         r = np.asarray(design.ratios, dtype=float)
         codes = _core.bernoulli_codes(u, r / r.sum()).astype(np.int8)
         del u
@@ -802,9 +955,7 @@ def _draw_once_v2(
         counts = np.asarray(design.counts, dtype=np.int64)[None, :]
     else:
         counts = _core.stratified_counts(sizes, r, rng)
-    codes, fingerprint = _core.assign_by_histogram(
-        prep.strata, u, counts, rekey=lambda idx: _core.unit_keys(x[idx], key)
-    )  # u is overwritten
+    codes, fingerprint = _core.assign_by_keyed_histogram(prep.strata, x, key, counts)
     return codes, key, counts, fingerprint
 
 
@@ -1254,6 +1405,8 @@ def randomise(
             method, tuple(names), tuple(int(x) for x in r), counts_fixed, step_labels, rer
         )
         codes, key, info, counts, fingerprint = _run_design_v2(prep, design, ss)
+        # the table needs no id-side field: build it while the second thread works
+        table = _build_table(units, id, prep, design, codes, key, cluster)
     except BaseException:
         _finish_ids(prep)  # a duplicate-id DataError takes precedence
         raise
@@ -1271,7 +1424,6 @@ def randomise(
         info=info,
     )
     del fingerprint
-    table = _build_table(units, id, prep, design, codes, key, cluster)
     return Assignment(
         method=method,
         n_obs=len(units),
