@@ -9,6 +9,7 @@ transcription of MatchIt's greedy rule and the MatchIt fixtures check them again
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -130,3 +131,12 @@ def test_control_layout_matches_definition(n_strata, infinite):
         else:
             assert lo[k] == hi[k]
     assert np.array_equal(idx1[t_sorted], order[t[order]])
+
+
+@pytest.mark.parametrize(
+    "d", [[-1e308, 1e308, 0.0, 5.0], [0.0, 5e-324, 1e-323, 0.0]], ids=["overflow", "subnormal"]
+)
+def test_packed_order_declines_spreads_it_cannot_quantise(d):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / invalid-cast warnings either
+        assert _core._packed_order(np.array(d), np.zeros(4, dtype=np.int64), 1) is None

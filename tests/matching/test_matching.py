@@ -573,3 +573,13 @@ def test_writing_to_result_data_never_changes_the_input():
     m.data.loc[0, "age"] = -999.0
     m.data["age"] = 0.0
     pd.testing.assert_frame_equal(d, before)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_non_finite_scores_are_refused(bad):
+    rng = np.random.default_rng(1)
+    n = 50
+    d = pd.DataFrame({"s": rng.normal(size=n), "t": np.arange(n) % 2})
+    d.loc[[3, 8], "s"] = bad
+    with pytest.raises(DataError, match=r"'s' has 2 non-finite values"):
+        tk.match(d, treatment="t", score="s", scale="identity")

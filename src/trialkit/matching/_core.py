@@ -111,7 +111,10 @@ def _packed_order(distance: np.ndarray, stratum: np.ndarray, n_strata: int) -> n
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
     top = (1 << q_bits) - 1
-    scale = top / (hi - lo) if hi > lo else 0.0
+    span = hi - lo
+    scale = top / span if span > 0 else 0.0
+    if not (math.isfinite(span) and math.isfinite(scale)):
+        return None  # a spread that overflows or is sub-normal: the exact float sort
     q = ((distance - lo) * scale).astype(np.int64)  # monotone in the score
     np.minimum(q, top, out=q)
     key = q << row_bits

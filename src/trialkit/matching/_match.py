@@ -276,6 +276,14 @@ class Matching:
                 distance = np.log(raw / (1 - raw))
             else:
                 distance = raw.astype(float)
+            bad = ~np.isfinite(distance)
+            if bad.any():
+                name = self.score if score_is_col else "score"
+                raise DataError(
+                    f"the matching score {name!r} has {int(bad.sum())} non-finite values "
+                    f"(e.g. {distance[bad][0]!r}); distances to them are undefined -- fix or "
+                    "drop those rows"
+                )
 
         # --- common support -----------------------------------------------------
         discarded = np.zeros(len(frame), dtype=bool)
