@@ -96,29 +96,39 @@ def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.n
     return pd.util.hash_array(arr, hash_key=_ID_HASH_KEY, categorize=True), "str"
 
 
-def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Codes in sorted order of the values (-1 for missing) and the labels."""
+def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """Codes in sorted order of the values (-1 for missing), the labels, and the number
+    of rows with each code when it came for free (else None)."""
     if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
         v = s.to_numpy()
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < max(2**22, 4 * v.size):  # dense range: codes by lookup, O(n)
             w = v - lo if lo else v
-            present = np.bincount(w) > 0
+            cnt = np.bincount(w)
+            present = cnt > 0
             if lo == 0 and present.all():  # already codes 0..S-1: no lookup, no copy
-                return w, [str(x) for x in range(present.size)]
+                return w, [str(x) for x in range(present.size)], cnt
             lookup = (np.cumsum(present) - 1).astype(np.int32)
-            return lookup[w], [str(x) for x in np.flatnonzero(present) + lo]
+            return lookup[w], [str(x) for x in np.flatnonzero(present) + lo], cnt[present]
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
-    return codes, [str(u) for u in uniques]
+    return codes, [str(u) for u in uniques], None
 
 
 def _stratum_codes(
     data: pd.DataFrame, cols: list[str], missing: str, *, what: str = "strata"
 ) -> tuple[np.ndarray, list[str]]:
     """Codes ``0..S-1`` in sorted order of the stratum values, and their labels."""
+    codes, labels, _ = _stratum_codes_sizes(data, cols, missing, what=what)
+    return codes, labels
+
+
+def _stratum_codes_sizes(
+    data: pd.DataFrame, cols: list[str], missing: str, *, what: str = "strata"
+) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """:func:`_stratum_codes` and the stratum sizes when they came for free (else None)."""
     n = len(data)
     if not cols:
-        return np.zeros(n, dtype=np.int64), ["all"]
+        return np.zeros(n, dtype=np.int64), ["all"], np.asarray([n], dtype=np.int64)
     codes_list = []
     level_list = []
     for c in cols:
@@ -129,14 +139,15 @@ def _stratum_codes(
                 f"{what} column {c!r} has {int(miss.sum())} missing values; fill them, drop those "
                 f"rows, or pass missing_strata='own_stratum' to make them a stratum of their own"
             )
-        codes, labels = _column_codes(s)
+        codes, labels, sizes = _column_codes(s)
         if miss.any():
+            sizes = None
             codes = np.where(codes < 0, len(labels), codes)
             labels.append(_MISSING_LABEL)
         codes_list.append(np.asarray(codes))
         level_list.append(labels)
     if len(cols) == 1:
-        return codes_list[0], level_list[0]
+        return codes_list[0], level_list[0], sizes
     dims = tuple(len(lv) for lv in level_list)
     flat = np.ravel_multi_index(tuple(codes_list), dims)
     if int(np.prod(dims, dtype=np.float64)) < max(2**22, 4 * flat.size):
@@ -149,7 +160,7 @@ def _stratum_codes(
     labels = [
         " | ".join(level_list[j][parts[j][i]] for j in range(len(cols))) for i in range(uniq.size)
     ]
-    return codes.reshape(-1), labels
+    return codes.reshape(-1), labels, None
 
 
 def _multiset_hash(h0: np.ndarray, codes: np.ndarray, labels: Sequence[str]) -> str:
@@ -588,7 +599,7 @@ def _prepare_v2(
     )
     kind, x, h0 = _id_bits(units[id], column=id)
     ids = x.view(np.int64) if kind == "int" else canonical_ids(units[id], kind)
-    unit_strata, labels = _stratum_codes(units, strata, missing_strata)
+    unit_strata, labels, unit_sizes = _stratum_codes_sizes(units, strata, missing_strata)
     S = len(labels)
     cov = None
     if covariates:
@@ -662,7 +673,11 @@ def _prepare_v2(
         ids,
         version="2",
         level_x=level_x,
-        level_sizes=np.bincount(level_strata, minlength=S),
+        level_sizes=(
+            np.asarray(unit_sizes, dtype=np.int64)
+            if unit_sizes is not None and cluster is None
+            else np.bincount(level_strata, minlength=S)
+        ),
     )
     if defer_ids and len(units) >= _DEFER_MIN:
         # the sort, hashes and record of the ids do not feed the draw: they run on a
@@ -1455,11 +1470,17 @@ def _build_table(
     probs = _probabilities(design, n_level)
     unit_codes = codes if prep.level_of_unit is None else codes[prep.level_of_unit]
     cols: dict[str, Any] = {id: units[id].to_numpy()}
-    cols["arm"] = pd.Categorical.from_codes(unit_codes, categories=list(design.arms))
-    cols["stratum"] = pd.Categorical.from_codes(
-        prep.unit_strata, categories=list(prep.stratum_labels)
+    # codes are valid by construction: skip pandas' validation passes
+    cols["arm"] = pd.Categorical.from_codes(
+        unit_codes, categories=list(design.arms), validate=False
     )
-    cols["probability"] = probs[unit_codes]
+    cols["stratum"] = pd.Categorical.from_codes(
+        prep.unit_strata, categories=list(prep.stratum_labels), validate=False
+    )
+    if np.all(probs == probs[0]):
+        cols["probability"] = np.full(unit_codes.size, probs[0])
+    else:
+        cols["probability"] = probs[unit_codes]
     if cluster is not None:
         cols["cluster"] = units[cluster].to_numpy()
     if design.method == "stepped_wedge":
