@@ -25,10 +25,15 @@ def test_histogram_selection_gives_the_argsort_assignment(
     rng = np.random.default_rng(seed)
     strata = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
     counts = _core.stratified_counts(np.asarray(sizes), np.asarray(ratios), rng)
-    u = _core.unit_keys(rng.integers(0, 2**63, strata.size).view(np.uint64), [seed, 1])
+    x = rng.integers(0, 2**63, strata.size).view(np.uint64)
+    u = _core.unit_keys(x, [seed, 1])
     want, order = _core.assign_by_counts(strata, u, counts)
     got, cuts = _core.assign_by_histogram(strata, u, counts, bits=bits)
     np.testing.assert_array_equal(got, want)
+    # keys computed on the fly from the id bits: the same arms and cut points
+    got_k, cuts_k = _core.assign_by_keyed_histogram(strata, x, [seed, 1], counts, bits=bits)
+    np.testing.assert_array_equal(got_k, want)
+    np.testing.assert_array_equal(cuts_k, cuts)
     # the cut of arm j in stratum s is the key of its first unit there (0: no such unit)
     for s in range(len(sizes)):
         for j in range(1, len(ratios)):
@@ -43,10 +48,14 @@ def test_a_large_draw_matches_the_argsort_path() -> None:
     strata = rng.integers(0, 3_000, n)
     sizes = np.bincount(strata, minlength=3_000)
     counts = _core.stratified_counts(sizes, np.asarray([2, 1, 1]), rng)
-    u = _core.unit_keys(rng.integers(0, 2**63, n).view(np.uint64), [3, 4])
+    ids = rng.integers(0, 2**63, n).view(np.uint64)
+    u = _core.unit_keys(ids, [3, 4])
     want, _ = _core.assign_by_counts(strata, u, counts)
     got, cuts = _core.assign_by_histogram(strata, u, counts)
     np.testing.assert_array_equal(got, want)
+    got_k, cuts_k = _core.assign_by_keyed_histogram(strata, ids, [3, 4], counts)
+    np.testing.assert_array_equal(got_k, want)
+    np.testing.assert_array_equal(cuts_k, cuts)
     # bucket keys written over the keys, boundary keys recomputed: same arms and cuts
     x = u.copy()
     got2, cuts2 = _core.assign_by_histogram(strata, x, counts, rekey=lambda idx: u[idx])
@@ -113,3 +122,54 @@ def test_id_side_on_a_second_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     dup.loc[2, "s"] = 99  # a stratum of one unit: also an error, reported after duplicates
     with pytest.raises(DataError, match="uniquely"):
         randomise(dup, strata="s", seed=3)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.asarray([5, -3, 2**40, 7, 2**41 + 1, -(2**45)], dtype=np.int64),  # gaps > 2**32
+        np.asarray([10, 11, 15, 300, 70_000], dtype=np.int64),  # already in order
+        np.random.default_rng(4).choice(10**6, 50_000, replace=False).astype(np.int64),
+        np.asarray([4, 9, 4, 1], dtype=np.int64),  # a duplicate
+        np.asarray([42], dtype=np.int64),
+    ],
+)
+def test_sorted_ids_gaps_codes(ids: np.ndarray) -> None:
+    codes = np.arange(ids.size) % 3
+    srt = assignment._SortedInts(ids, codes, 3)
+    order = np.lexsort((codes, ids))
+    first, gaps, dup = srt.gaps()
+    assert first == int(np.sort(ids)[0])
+    want = np.diff(np.sort(ids).view(np.uint64))
+    np.testing.assert_array_equal(gaps.astype(np.uint64), want)
+    assert gaps.dtype.itemsize == next(
+        w for w in (1, 2, 4, 8) if int(want.max(initial=0)) < 2 ** (8 * w)
+    )
+    assert dup == (np.unique(ids).size < ids.size)
+    np.testing.assert_array_equal(srt.sorted_ids(), ids[order])
+    np.testing.assert_array_equal(np.asarray(srt.sorted_codes()), codes[order])
+
+
+def test_packed_record_on_the_second_thread_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    # packed (base64) id and strata records made beside the draw decode to the sorted ids
+    # and the stratum of each
+    monkeypatch.setattr(assignment, "_DEFER_MIN", 100)
+    monkeypatch.setattr(assignment, "_IDS_INLINE_MAX", 50)
+    rng = np.random.default_rng(11)
+    n = 3_000
+    units = pd.DataFrame(
+        {"person_id": rng.choice(10**7, n, replace=False), "s": rng.integers(0, 300, n)}
+    )
+    a = randomise(units, strata="s", seed=9)
+    cert = a.certificate
+    assert isinstance(cert["ids"], dict) and isinstance(cert["id_strata"], dict)
+    srt = units.sort_values("person_id")
+    np.testing.assert_array_equal(assignment._unpack_ints(cert["ids"]), srt["person_id"])
+    labels = np.asarray(cert["stratum_labels"])
+    np.testing.assert_array_equal(
+        labels[assignment._unpack_ints(cert["id_strata"])], srt["s"].astype(str)
+    )
+    assert verify(units, cert)
+    moved = units.copy()
+    moved.loc[5, "s"] = (moved.loc[5, "s"] + 1) % 300
+    assert not verify(moved, cert)

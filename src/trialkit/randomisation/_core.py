@@ -171,9 +171,9 @@ def assign_by_keyed_histogram(
     """:func:`assign_by_histogram` with the keys ``u = unit_keys(x, key)`` computed on the fly.
 
     One blocked pass hashes the ids and writes only the bucket keys (32 bits per
-    unit when stratum and key bits fit, as they do below about 4,000 buckets per
-    stratum times 2**20 strata); the full keys are never stored, and those of the
-    boundary units are recomputed. Same result as
+    unit whenever stratum and bucket bits fit in 31, i.e. below 2**29 strata with the
+    default ``bits``); the full keys are never stored, and those of the boundary
+    units are recomputed. Same result as
     ``assign_by_histogram(strata, unit_keys(x, key), counts)``.
     """
     S, k = counts.shape

@@ -766,23 +766,43 @@ class _SortedInts:
     def gaps(self) -> tuple[int, np.ndarray, bool]:
         """First id, the gaps between consecutive sorted ids (modulo 2**64) in the
         narrowest unsigned width that holds the largest, and whether any gap is 0
-        (a duplicate id). Two blocked passes; no full-length 64-bit temporary."""
+        (a duplicate id). One blocked pass over the sorted keys (a second one only when
+        a gap needs more than 32 bits)."""
         n = self.n
-        if n == 0:
-            return 0, np.zeros(0, dtype=np.uint8), False
+        if n <= 1:
+            first = int(self.id_block(0, 1).view(np.int64)[0]) if n else 0
+            return first, np.zeros(0, dtype=np.uint8), False
+        src = self.key if self.key is not None else cast(np.ndarray, self.ids).view(np.uint64)
+        cb = np.uint64(self.c_bits if self.key is not None else 0)
         first = int(self.id_block(0, 1).view(np.int64)[0])
         step = _core._BLOCK
+        sh = np.empty(step + 1, dtype=np.uint64)
+        d = np.empty(step, dtype=np.uint64)
+        d32 = np.empty(n - 1, dtype=np.uint32)
+
+        def block(i: int) -> np.ndarray:  # gaps i-1 .. j-2 (ids i-1 .. j-1)
+            j = min(i + step, n)
+            s_ = sh[: j - i + 1]
+            np.right_shift(src[i - 1 : j], cb, out=s_)
+            dd = d[: j - i]
+            np.subtract(s_[1:], s_[:-1], out=dd)
+            return dd
+
         top, low = 0, 1
         for i in range(1, n, step):
-            b = self.id_block(i - 1, min(i + step, n))
-            d = b[1:] - b[:-1]
-            top = max(top, int(d.max()))
-            low = min(low, int(d.min()))
+            dd = block(i)
+            top = max(top, int(dd.max()))
+            low = min(low, int(dd.min()))
+            np.copyto(d32[i - 1 : i - 1 + dd.size], dd, casting="unsafe")
         width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
-        out = np.empty(n - 1, dtype=np.dtype(f"<u{width}"))
-        for i in range(1, n, step):
-            b = self.id_block(i - 1, min(i + step, n))
-            np.subtract(b[1:], b[:-1], out=out[i - 1 : i - 1 + b.size - 1], casting="unsafe")
+        if width <= 4:
+            out = d32 if width == 4 else d32.astype(np.dtype(f"<u{width}"))
+        else:  # ids more than 2**32 apart
+            del d32
+            out = np.empty(n - 1, dtype=np.uint64)
+            for i in range(1, n, step):
+                dd = block(i)
+                out[i - 1 : i - 1 + dd.size] = dd
         return first, out, low == 0
 
 
