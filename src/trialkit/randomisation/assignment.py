@@ -248,6 +248,19 @@ def _sorted_ids(
     return ids[order], _small_uint(np.asarray(codes)[order], n_codes)
 
 
+def _b64(raw: Any) -> str:
+    """Base64 text of a byte buffer, encoded in pieces of whole 3-byte groups (the same
+    text as one call) so the GIL is let go between pieces and a second thread's numpy
+    work is not held up behind one long encoding."""
+    mv = memoryview(raw).cast("B")
+    piece = 3 << 18
+    if len(mv) <= piece:
+        return base64.b64encode(mv).decode("ascii")
+    return b"".join(base64.b64encode(mv[i : i + piece]) for i in range(0, len(mv), piece)).decode(
+        "ascii"
+    )
+
+
 def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
     """A JSON-safe integer vector: a plain list when short, else little-endian bytes in base64.
 
@@ -283,7 +296,7 @@ def _pack_ints(a: np.ndarray, *, delta: bool) -> list[Any] | dict[str, Any]:
         "delta": bool(delta),
         "first": first,
         "n": int(a.size),
-        "data": base64.b64encode(raw).decode("ascii"),
+        "data": _b64(raw),
     }
 
 
@@ -639,7 +652,7 @@ def _prepare_v2(
     rec_codes, n_rec = (unit_strata, S) if ccode is None else (ccode, len(clabels or []))
 
     def id_side(
-        sorted_ready: Callable[[Callable[[], dict[str, Any]]], None] | None = None,
+        slot: _JobSlot | None = None,
     ) -> dict[str, Any]:
         return _id_side(
             units,
@@ -655,7 +668,7 @@ def _prepare_v2(
             strata=bool(strata),
             cluster=cluster is not None,
             keep_sorted=keep_sorted,
-            sorted_ready=sorted_ready,
+            slot=slot,
         )
 
     prep = _Prepared(
@@ -682,25 +695,39 @@ def _prepare_v2(
     if defer_ids and len(units) >= _DEFER_MIN:
         # the sort, hashes and record of the ids do not feed the draw: they run on a
         # second thread (numpy's sort and hashlib release the GIL) while the caller draws
-        slot: list[Callable[[], dict[str, Any]]] = []
-        ready = threading.Event()
-
-        def on_sorted(job: Callable[[], dict[str, Any]]) -> None:
-            slot.append(job)
-            ready.set()
+        slot = _JobSlot()
 
         def run() -> dict[str, Any]:
             try:
-                return id_side(on_sorted)
+                return id_side(slot)
             finally:
-                ready.set()  # also when the id side fails before sorting
+                slot.ready.set()  # also when the id side fails before sorting
 
         pool = ThreadPoolExecutor(max_workers=1)
-        prep.pending = (pool.submit(run), slot, ready)
+        prep.pending = (pool.submit(run), slot)
         pool.shutdown(wait=False)
     else:
         _fill_id_side(prep, id_side())
     return prep
+
+
+class _JobSlot:
+    """One job handed between two threads: published by one, run by whichever takes it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.job: Callable[[], dict[str, Any]] | None = None
+        self.ready = threading.Event()
+
+    def publish(self, job: Callable[[], dict[str, Any]]) -> None:
+        with self.lock:
+            self.job = job
+        self.ready.set()
+
+    def take(self) -> Callable[[], dict[str, Any]] | None:
+        with self.lock:
+            job, self.job = self.job, None
+        return job
 
 
 class _SortedInts:
@@ -814,7 +841,7 @@ def _b64_record(a: np.ndarray, *, delta: bool, first: int, n: int) -> dict[str, 
         "delta": bool(delta),
         "first": first,
         "n": int(n),
-        "data": base64.b64encode(np.ascontiguousarray(a).data.cast("B")).decode("ascii"),
+        "data": _b64(np.ascontiguousarray(a).data.cast("B")),
     }
 
 
@@ -833,15 +860,15 @@ def _id_side(
     strata: bool,
     cluster: bool,
     keep_sorted: bool,
-    sorted_ready: Callable[[Callable[[], dict[str, Any]]], None] | None = None,
+    slot: _JobSlot | None = None,
 ) -> dict[str, Any]:
     """One sort of the ids: the duplicate check, the id / strata / cluster hashes and the
     compact id record.
 
     The fields that need only the code of each sorted id (strata and cluster hashes and
-    records) come from a function passed to ``sorted_ready`` as soon as the ids are
-    sorted, so another thread can compute them meanwhile; without ``sorted_ready`` they
-    are computed here.
+    records) come from a job published in ``slot`` as soon as the ids are sorted: the
+    calling thread (in :func:`_finish_ids`) or this one, whichever is free first, runs
+    it. Without ``slot`` they are computed here.
     """
     S = len(labels)
     if kind == "int":
@@ -877,8 +904,8 @@ def _id_side(
         }
 
     out: dict[str, Any] = {}
-    if sorted_ready is not None:
-        sorted_ready(codes_side)
+    if slot is not None:
+        slot.publish(codes_side)
     if kind == "int":
         # ids hash: SHA-256 of the first sorted id and the gaps (an exact, compact
         # encoding of the sorted ids; the gaps are also the packed record)
@@ -900,8 +927,9 @@ def _id_side(
     else:
         id_rec = sids.tolist()
     out.update(ids_hash=ids_hash, id_rec=id_rec, sorted_ids=sids if keep_sorted else None)
-    if sorted_ready is None:
-        out.update(codes_side())
+    job = codes_side if slot is None else slot.take()
+    if job is not None:
+        out.update(job())
     return out
 
 
@@ -917,12 +945,13 @@ def _finish_ids(prep: _Prepared) -> None:
     """Wait for the id side of :func:`_prepare_v2` (re-raising its DataError); the
     calling thread computes the strata / cluster fields from the sorted ids meanwhile."""
     if prep.pending is not None:
-        (fut, slot, ready), prep.pending = prep.pending, None
-        ready.wait()
+        (fut, slot), prep.pending = prep.pending, None
+        slot.ready.wait()
         fields: dict[str, Any] = {}
-        if slot:
+        job = slot.take()
+        if job is not None:
             try:
-                fields.update(slot[0]())
+                fields.update(job())
             except BaseException:
                 fut.result()  # an error of the id side takes precedence
                 raise
