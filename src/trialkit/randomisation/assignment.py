@@ -256,8 +256,8 @@ def _b64(raw: Any) -> str:
     piece = 3 << 18
     if len(mv) <= piece:
         return base64.b64encode(mv).decode("ascii")
-    return b"".join(base64.b64encode(mv[i : i + piece]) for i in range(0, len(mv), piece)).decode(
-        "ascii"
+    return "".join(
+        base64.b64encode(mv[i : i + piece]).decode("ascii") for i in range(0, len(mv), piece)
     )
 
 
@@ -742,6 +742,8 @@ class _SortedInts:
         self.ids: np.ndarray | None = None
         self.codes: np.ndarray | None = None
         self.key: np.ndarray | None = None
+        self._users = 2  # the id part and the codes part: the keys go when both are done
+        self._lock = threading.Lock()
         head = ids[:1025]
         if ids.size == 0 or (
             bool(np.all(head[1:] >= head[:-1])) and bool(np.all(ids[1:] >= ids[:-1]))
@@ -767,6 +769,13 @@ class _SortedInts:
                 kb |= small[i : i + step]
         key.sort()
         self.key = key
+
+    def release(self) -> None:
+        """One of the two readers is done; the packed keys are freed after the second."""
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self.key = None
 
     def id_block(self, i: int, j: int) -> np.ndarray:
         """The sorted ids ``i .. j-1`` as uint64 bits (a new array)."""
@@ -794,7 +803,7 @@ class _SortedInts:
         """First id, the gaps between consecutive sorted ids (modulo 2**64) in the
         narrowest unsigned width that holds the largest, and whether any gap is 0
         (a duplicate id). One blocked pass over the sorted keys (a second one only when
-        a gap needs more than 32 bits)."""
+        a gap needs more than 8 bits)."""
         n = self.n
         if n <= 1:
             first = int(self.id_block(0, 1).view(np.int64)[0]) if n else 0
@@ -805,7 +814,6 @@ class _SortedInts:
         step = _core._BLOCK
         sh = np.empty(step + 1, dtype=np.uint64)
         d = np.empty(step, dtype=np.uint64)
-        d32 = np.empty(n - 1, dtype=np.uint32)
 
         def block(i: int) -> np.ndarray:  # gaps i-1 .. j-2 (ids i-1 .. j-1)
             j = min(i + step, n)
@@ -815,21 +823,21 @@ class _SortedInts:
             np.subtract(s_[1:], s_[:-1], out=dd)
             return dd
 
+        # optimistic one-pass: gaps written as one byte each (registers' ids are dense);
+        # a second pass in the width the largest gap needs only when one is wider
         top, low = 0, 1
+        out = np.empty(n - 1, dtype=np.uint8)
         for i in range(1, n, step):
             dd = block(i)
             top = max(top, int(dd.max()))
             low = min(low, int(dd.min()))
-            np.copyto(d32[i - 1 : i - 1 + dd.size], dd, casting="unsafe")
+            np.copyto(out[i - 1 : i - 1 + dd.size], dd, casting="unsafe")
         width = next(w for w in (1, 2, 4, 8) if top < 2 ** (8 * w))
-        if width <= 4:
-            out = d32 if width == 4 else d32.astype(np.dtype(f"<u{width}"))
-        else:  # ids more than 2**32 apart
-            del d32
-            out = np.empty(n - 1, dtype=np.uint64)
+        if width > 1:
+            out = np.empty(n - 1, dtype=np.dtype(f"<u{width}"))
             for i in range(1, n, step):
                 dd = block(i)
-                out[i - 1 : i - 1 + dd.size] = dd
+                np.copyto(out[i - 1 : i - 1 + dd.size], dd, casting="unsafe")
         return first, out, low == 0
 
 
@@ -873,7 +881,13 @@ def _id_side(
     S = len(labels)
     if kind == "int":
         srt = _SortedInts(ids, rec_codes, n_rec)
-        get_codes = srt.sorted_codes
+
+        def get_codes() -> np.ndarray | None:
+            try:
+                return srt.sorted_codes()
+            finally:
+                srt.release()
+
     else:
         sh = np.sort(cast(np.ndarray, h0))
         dup = bool(sh.size > 1 and np.any(sh[1:] == sh[:-1]))
@@ -919,6 +933,7 @@ def _id_side(
     if kind == "int":
         if len(ids) <= _IDS_INLINE_MAX or keep_sorted:
             sids = srt.sorted_ids()
+        srt.release()
         id_rec: Any = (
             sids.tolist()
             if len(ids) <= _IDS_INLINE_MAX
