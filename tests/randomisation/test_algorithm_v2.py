@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,3 +175,18 @@ def test_packed_record_on_the_second_thread_round_trips(monkeypatch: pytest.Monk
     moved = units.copy()
     moved.loc[5, "s"] = (moved.loc[5, "s"] + 1) % 300
     assert not verify(moved, cert)
+
+
+@given(size=st.integers(0, 40), seed=st.integers(0, 2**32 - 1))
+def test_base64_of_small_buffers_is_standard(size: int, seed: int) -> None:
+    raw = np.random.default_rng(seed).integers(0, 256, size).astype(np.uint8)
+    assert assignment._b64(raw.data) == base64.b64encode(raw.tobytes()).decode("ascii")
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2, 3, 4, 5])
+def test_base64_of_large_buffers_is_standard(extra: int) -> None:
+    # the numpy encoder (from 1 MiB) gives exactly the standard text, for every length mod 3
+    raw = np.random.default_rng(extra).integers(0, 256, (1 << 20) + extra).astype(np.uint8)
+    text = assignment._b64(raw.data)
+    assert text == base64.b64encode(raw.tobytes()).decode("ascii")
+    assert base64.b64decode(text) == raw.tobytes()
