@@ -1332,7 +1332,7 @@ def randomise(
     the bucket holding each boundary between arms, and only the units of those
     buckets are ordered exactly (the same assignment as ordering by
     :math:`u_i`; :func:`trialkit.randomisation._core.assign_by_histogram`). The certificate's ``ids_hash`` is the SHA-256 of the sorted
-    ids, ``strata_hash`` / ``cluster_hash`` of each sorted id's stratum /
+    ids (integer ids: the first one and the gaps), ``strata_hash`` / ``cluster_hash`` of each sorted id's stratum /
     cluster code, and ``assignment_hash`` of those hashes, the counts per
     stratum and arm and the key of the first unit of each arm in each stratum
     (Bernoulli: the arm of each unit in sorted order).
