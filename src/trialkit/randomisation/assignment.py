@@ -791,15 +791,17 @@ class _SortedInts:
             return
         lo64, cb = np.uint64(self.lo & 0xFFFFFFFFFFFFFFFF), np.uint64(self.c_bits)
         raw = ids.view(np.uint64)
-        small = _small_uint(cast(np.ndarray, codes), n_codes) if self.c_bits else None
         key = np.empty(ids.size, dtype=np.uint64)
         step = _core._BLOCK
+        tmp = np.empty(min(step, ids.size), dtype=np.uint64)
         for i in range(0, ids.size, step):  # cache-sized blocks
             kb = key[i : i + step]
             np.subtract(raw[i : i + step], lo64, out=kb)  # wraps modulo 2**64: exact
-            if small is not None:
+            if self.c_bits:  # codes are 0 .. n_codes-1: read in their own dtype, no copy
+                t = tmp[: kb.size]
+                np.copyto(t, cast(np.ndarray, codes)[i : i + step], casting="unsafe")
                 kb <<= cb
-                kb |= small[i : i + step]
+                kb |= t
         key.sort()
         self.key = key
 
