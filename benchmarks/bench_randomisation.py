@@ -16,10 +16,10 @@
 Times are wall-clock seconds (stratified case: best of two interleaved runs); peak memory is the tracemalloc peak of
 a separate run (numpy and pandas report their buffers to tracemalloc).
 
-Measured (2 cores, otherwise idle, numpy 2.4, pandas 2.3; two runs of ``--only
-stratified``): trialkit 0.39-0.49 s, pandas groupby.sample 2.5-3.2 s (6.4-6.6x),
-groupby.transform 4.3-5.2 s (10.6-11.1x), numpy loop 1.9-2.3 s (4.7-4.8x); trialkit
-peak 237 MiB, 3.1x the id column (pandas groupby.sample: 763 MiB).
+Measured (2 cores, otherwise idle, numpy 2.4, pandas 2.3; three runs of ``--only
+stratified``): trialkit 0.39-0.49 s, pandas groupby.sample 2.5-3.2 s (5.9-6.6x),
+groupby.transform 4.3-5.6 s (10.6-12.6x), numpy loop 1.9-2.3 s (4.7-5.0x); trialkit
+peak 225-238 MiB, 2.9-3.1x the id column (pandas groupby.sample: 763 MiB).
 
     python benchmarks/bench_randomisation.py            # full size
     python benchmarks/bench_randomisation.py --quick    # 1 million units, 1,000 draws
