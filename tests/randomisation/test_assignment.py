@@ -331,6 +331,23 @@ def test_missing_strata_own_stratum_option() -> None:
     assert verify(u, a.certificate)
 
 
+def test_nullable_integer_strata_with_missing_values() -> None:
+    u = pd.DataFrame(
+        {"person_id": np.arange(40), "band": pd.array([1, 2, None, 1] * 10, dtype="Int64")}
+    )
+    with pytest.raises(DataError, match="'band' has 10 missing values"):
+        randomise(u, strata="band", seed=1)
+    a = randomise(u, strata="band", seed=1, missing_strata="own_stratum")
+    assert a.table["stratum"].value_counts().to_dict() == {"1": 20, "2": 10, "<missing>": 10}
+    assert verify(u, a.certificate)
+    # without missing values a nullable column randomises exactly as its numpy twin
+    full = u.assign(band=u["band"].fillna(7))
+    b = randomise(full, strata="band", seed=1)
+    c = randomise(full.assign(band=full["band"].astype("int64")), strata="band", seed=1)
+    assert b.table["arm"].tolist() == c.table["arm"].tolist()
+    assert b.certificate["strata_hash"] == c.certificate["strata_hash"]
+
+
 def test_top_level_verbs() -> None:
     u = _units([8])
     assert tk.verify(u, tk.randomise(u, seed=0).certificate)

@@ -100,8 +100,12 @@ def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.n
 def _column_codes(s: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray | None]:
     """Codes in sorted order of the values (-1 for missing), the labels, and the number
     of rows with each code when it came for free (else None)."""
-    if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
-        v = s.to_numpy()
+    if (
+        pd.api.types.is_integer_dtype(s)
+        and not isinstance(s.dtype, pd.CategoricalDtype)
+        and not (s.hasnans if not isinstance(s.dtype, np.dtype) else False)  # nullable Int64
+    ):
+        v = s.to_numpy(dtype=np.int64) if not isinstance(s.dtype, np.dtype) else s.to_numpy()
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < max(2**22, 4 * v.size):  # dense range: codes by lookup, O(n)
             w = v - lo if lo else v
