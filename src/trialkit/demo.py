@@ -95,6 +95,18 @@ def _row(stage: str, quantity: str, est: pd.Series | dict, truth: float) -> dict
     }
 
 
+def _start_months(table: pd.DataFrame) -> pd.Series:
+    """Each municipality's randomised start month, as plain datetimes.
+
+    The stepped-wedge arms are the start months; ``a.table["arm"]`` is categorical,
+    so the labels are converted (``Series.map`` keeps a categorical under pandas 3).
+    """
+    return pd.Series(
+        pd.to_datetime(table["arm"].astype(str)).to_numpy(),
+        index=table["municipality"].to_numpy(),
+    )
+
+
 def _rollout(
     panel: pd.DataFrame, *, effect: float, seed: int, ri_seed: int, n_permutations: int = 999
 ) -> dict[str, Any]:
@@ -119,7 +131,7 @@ def _rollout(
     sw = tk.randomise(
         munis, id="municipality", method="stepped_wedge", steps=list(ROLLOUT_STARTS), seed=seed
     )
-    start = sw.table.set_index("municipality")["arm"].map(pd.Timestamp)
+    start = _start_months(sw.table)
     schedule = sw.table.groupby("arm", observed=True).size().rename("municipalities").to_frame()
     schedule.index.name = "start month"
     lo_m, hi_m = (pd.Timestamp(m) for m in ROLLOUT_WINDOW)

@@ -21,7 +21,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
 
 import trialkit as tk  # noqa: E402
-from trialkit.demo import ROLLOUT_EFFECT_PP, ROLLOUT_STARTS, ROLLOUT_WINDOW, _rollout  # noqa: E402
+from trialkit.demo import (  # noqa: E402
+    ROLLOUT_EFFECT_PP,
+    ROLLOUT_STARTS,
+    ROLLOUT_WINDOW,
+    _rollout,
+    _start_months,
+)
 from trialkit.errors import TrialkitWarning  # noqa: E402
 
 #: the TWFE estimate is the same least-squares coefficient as the dummy regression
@@ -134,7 +140,7 @@ def test_stepped_wedge_coverage_over_rerandomisations(panel):
                 steps=list(ROLLOUT_STARTS),
                 seed=1000 + rep,
             )
-            start = sw.table.set_index("municipality")["arm"].map(pd.Timestamp)
+            start = _start_months(sw.table)
             d = cells.assign(start=cells["municipality"].map(start))
             d["rate"] = d["unemployment_rate"] + ROLLOUT_EFFECT_PP * (d["month"] >= d["start"])
             r = tk.did(
