@@ -852,9 +852,10 @@ def gray_test(
         f1 = np.cumsum(np.where(at, skmm * d1 / safe_rs, 0.0), axis=0)
         f1m = np.vstack([np.zeros((1, n_groups)), f1[:-1]])
         nd1 = d1.sum(axis=1)
-        t1 = np.where(at, rs / skmm, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked by `at`
+            t1 = np.where(at, rs / skmm, 0.0)
+            tq = np.where(at, rs * (1 - f1m) / skmm, 0.0).sum(axis=1)
         tr = t1.sum(axis=1)
-        tq = np.where(at, rs * (1 - f1m) / skmm, 0.0).sum(axis=1)
         f = np.cumsum(nd1 / tr)
         fm = np.concatenate([[0.0], f[:-1]])
         fb = (1 - fm) ** rho
@@ -865,10 +866,11 @@ def gray_test(
         with np.errstate(divide="ignore", invalid="ignore"):
             inc = np.where(fm < 1, nd1 / (tr * (1 - fm)), 0.0)
         c = np.cumsum(a * inc[:, None, None], axis=0)
-        score += (
-            fb[:, None]
-            * np.where(at, d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None]), 0.0)
-        ).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked by `at`
+            score += (
+                fb[:, None]
+                * np.where(at, d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None]), 0.0)
+            ).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             # failures from the cause of interest
             t4 = np.where(skm > 0, 1 - (1 - f)[:, None] / skm, 1.0)
