@@ -71,20 +71,26 @@ def mix64_inplace(z: np.ndarray) -> np.ndarray:
     the finaliser stay in cache (about three times faster than whole-array passes).
     """
     tmp = np.empty(min(_BLOCK, z.size), dtype=np.uint64)
-    s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
     for i in range(0, z.size, _BLOCK):
         c = z[i : i + _BLOCK]
-        t = tmp[: c.size]
-        c += _GOLDEN
-        np.right_shift(c, s30, out=t)
-        c ^= t
-        c *= _M1
-        np.right_shift(c, s27, out=t)
-        c ^= t
-        c *= _M2
-        np.right_shift(c, s31, out=t)
-        c ^= t
+        _mix64_block(c, tmp[: c.size])
     return z
+
+
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix64_block(c: np.ndarray, t: np.ndarray) -> None:
+    """The SplitMix64 finaliser in place on one block ``c``, ``t`` a scratch of its size."""
+    c += _GOLDEN
+    np.right_shift(c, _S30, out=t)
+    c ^= t
+    c *= _M1
+    np.right_shift(c, _S27, out=t)
+    c ^= t
+    c *= _M2
+    np.right_shift(c, _S31, out=t)
+    c ^= t
 
 
 def unit_keys(x: np.ndarray, key: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -187,21 +193,12 @@ def assign_by_keyed_histogram(
     m = min(_BLOCK, n)
     tmp = np.empty(m, dtype=np.uint64)
     t2 = np.empty(m, dtype=np.uint64)
-    s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
     sh, bb = np.uint64(64 - bits), np.uint64(bits)
     for i in range(0, n, _BLOCK):
         c = tmp[: min(_BLOCK, n - i)]
         t = t2[: c.size]
         np.bitwise_xor(x[i : i + _BLOCK], k1, out=c)
-        c += _GOLDEN  # the SplitMix64 finaliser, as in mix64_inplace
-        np.right_shift(c, s30, out=t)
-        c ^= t
-        c *= _M1
-        np.right_shift(c, s27, out=t)
-        c ^= t
-        c *= _M2
-        np.right_shift(c, s31, out=t)
-        c ^= t
+        _mix64_block(c, t)
         c >>= sh
         np.copyto(t, strata[i : i + _BLOCK], casting="unsafe")
         t <<= bb
