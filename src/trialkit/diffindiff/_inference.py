@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,31 @@ from trialkit.errors import FewClustersWarning
 BLOCK = 100  # draws per replication block (fixed, so results do not depend on the backend)
 MIN_CLUSTERS = 30
 MIN_TREATED_CLUSTERS = 10
+
+
+def draw_blocks(
+    block: Callable[..., np.ndarray],
+    n: int,
+    /,
+    *,
+    seed: Any,
+    backend: Any,
+    n_jobs: int | None,
+    progress: bool,
+    desc: str,
+    **kwargs: Any,
+) -> list[np.ndarray]:
+    """``n`` draws in fixed blocks of :data:`BLOCK` through the executor.
+
+    Calls ``block(rng, i, sizes=sizes, **kwargs)`` for block ``i`` (``sizes[i]`` draws)
+    with per-block child seeds, so the draws do not depend on the backend.
+    """
+    n_blocks = -(-n // BLOCK)
+    sizes = tuple(min(BLOCK, n - b * BLOCK) for b in range(n_blocks))
+    fn = functools.partial(block, sizes=sizes, **kwargs)
+    return map_replications(
+        fn, n_blocks, seed=seed, backend=backend, n_jobs=n_jobs, progress=progress, desc=desc
+    )
 
 
 def _multiplier_block(
@@ -43,11 +69,17 @@ def multiplier_bootstrap(
     """(n_boot, K) multiplier-bootstrap draws of sqrt(n)(theta* - theta), drawn in fixed blocks."""
     n = psi.shape[0]
     psi_cl = _core.cluster_sums(psi, cluster)
-    n_blocks = -(-n_boot // BLOCK)
-    sizes = tuple(min(BLOCK, n_boot - b * BLOCK) for b in range(n_blocks))
-    fn = functools.partial(_multiplier_block, psi_cl=psi_cl, n=n, sizes=sizes, weights=weights)
-    parts = map_replications(
-        fn, n_blocks, seed=seed, backend=backend, n_jobs=n_jobs, progress=progress, desc="bootstrap"
+    parts = draw_blocks(
+        _multiplier_block,
+        n_boot,
+        seed=seed,
+        backend=backend,
+        n_jobs=n_jobs,
+        progress=progress,
+        desc="bootstrap",
+        psi_cl=psi_cl,
+        n=n,
+        weights=weights,
     )
     return np.vstack(parts) if parts else np.zeros((0, psi.shape[1]))
 

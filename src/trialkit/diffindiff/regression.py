@@ -8,7 +8,6 @@ clusters (Fisher 1935; MacKinnon & Webb 2020 for DiD with few treated clusters).
 
 from __future__ import annotations
 
-import functools
 import time as _time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -17,10 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trialkit._parallel import map_replications
 from trialkit._rng import as_seed_sequence, child_seeds, seed_record
 from trialkit.diffindiff import _core
-from trialkit.diffindiff._inference import BLOCK, warn_few_clusters
+from trialkit.diffindiff._inference import draw_blocks, warn_few_clusters
 from trialkit.diffindiff._panel import Panel
 from trialkit.diffindiff.staggered import PretrendTest
 from trialkit.errors import DataError, DesignError, EstimationError
@@ -169,11 +167,6 @@ def _perm_block(
     rng: np.random.Generator, i: int, *, sizes: tuple[int, ...], n_cl: int
 ) -> np.ndarray:
     return np.vstack([rng.permutation(n_cl) for _ in range(sizes[i])])
-
-
-def _blocks(n: int) -> tuple[int, tuple[int, ...]]:
-    nb = -(-n // BLOCK)
-    return nb, tuple(min(BLOCK, n - b * BLOCK) for b in range(nb))
 
 
 def fit_regression(
@@ -349,17 +342,17 @@ def fit_regression(
             )
         ss = as_seed_sequence(seed)
         seed_rec = seed_record(ss)
-        nb, sizes = _blocks(n_boot)
-        fn = functools.partial(_wild_block, sizes=sizes, n_cl=n_cl, kind=bootstrap_weights)
         v = np.vstack(
-            map_replications(
-                fn,
-                nb,
+            draw_blocks(
+                _wild_block,
+                n_boot,
                 seed=ss,
                 backend=backend,
                 n_jobs=n_jobs,
                 progress=progress,
                 desc="wild bootstrap",
+                n_cl=n_cl,
+                kind=bootstrap_weights,
             )
         )
         p = np.empty(n_main)
@@ -380,17 +373,16 @@ def fit_regression(
         g_cl = _cluster_level_groups(g, cl_unit, n_cl)
         ss = as_seed_sequence(seed)
         seed_rec = seed_record(ss)
-        nb, sizes = _blocks(n_boot)
-        fn = functools.partial(_perm_block, sizes=sizes, n_cl=n_cl)
         perms = np.vstack(
-            map_replications(
-                fn,
-                nb,
+            draw_blocks(
+                _perm_block,
+                n_boot,
                 seed=ss,
                 backend=backend,
                 n_jobs=n_jobs,
                 progress=progress,
                 desc="permutations",
+                n_cl=n_cl,
             )
         )
         ps_idx = ps if method == "two_by_two" else None

@@ -6,7 +6,6 @@ time periods. *Journal of Econometrics* 225(2), 200-230.
 
 from __future__ import annotations
 
-import functools
 import time as _time
 import warnings
 from collections.abc import Sequence
@@ -18,10 +17,9 @@ import pandas as pd
 from scipy import stats
 
 from trialkit._checks import check_choice, check_int, check_probability
-from trialkit._parallel import map_replications
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit.diffindiff import _core
-from trialkit.diffindiff._inference import BLOCK, multiplier_bootstrap, warn_few_clusters
+from trialkit.diffindiff._inference import draw_blocks, multiplier_bootstrap, warn_few_clusters
 from trialkit.diffindiff._panel import Panel, TimeAxis
 from trialkit.errors import DataError, DesignError, EstimationError
 from trialkit.results import EffectTable, Result
@@ -594,20 +592,20 @@ class GroupTimeResult(EffectTable):
         ant = self.options["anticipation"]
         obs = _core.simple_att(self.y, g, control=control, anticipation=ant)
         ss = as_seed_sequence(seed)
-        nb = -(-n_draws // BLOCK)
-        sizes = tuple(min(BLOCK, n_draws - b * BLOCK) for b in range(nb))
-        fn = functools.partial(
-            _ri_block, y=self.y, g_cl=g_cl, cl=cl, sizes=sizes, control=control, anticipation=ant
-        )
         null = np.concatenate(
-            map_replications(
-                fn,
-                nb,
+            draw_blocks(
+                _ri_block,
+                n_draws,
                 seed=ss,
                 backend=backend,
                 n_jobs=n_jobs,
                 progress=progress,
                 desc="permutations",
+                y=self.y,
+                g_cl=g_cl,
+                cl=cl,
+                control=control,
+                anticipation=ant,
             )
         )
         p = float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + null.size))
