@@ -1737,13 +1737,8 @@ def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
         )
     except DataError as exc:
         return VerifyReport(False, (str(exc),))
-    n_now = prep.n_units
     if prep.ids_hash != cert["ids_hash"]:
-        d = n_now - int(cert["n_units"])
-        what = (
-            f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
-        )
-        diffs.append(f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}")
+        diffs.append(_ids_changed_line(cert, prep.n_units))
         if cert.get("ids") is not None:
             diffs.extend(_id_differences(prep, cert))
     if (
@@ -1751,12 +1746,8 @@ def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
         and _multiset_hash(prep.h0, prep.unit_strata, prep.stratum_labels) != cert["strata_hash"]
     ):
         old = cert["stratum_labels"]
-        added = [s for s in prep.stratum_labels if s not in old]
-        removed = [s for s in old if s not in prep.stratum_labels]
-        msg = "strata changed"
-        if added or removed:
-            msg += f": strata added {added[:5]}, removed {removed[:5]}"
-        elif cert.get("stratum_id_hashes"):
+        msg, added, removed = _strata_changed_line(old, prep.stratum_labels)
+        if not (added or removed) and cert.get("stratum_id_hashes"):
             now = _group_hashes(prep.level_h0, prep.strata, len(prep.stratum_labels))
             changed = [
                 lab for lab, a, b in zip(old, cert["stratum_id_hashes"], now, strict=True) if a != b
@@ -1776,14 +1767,7 @@ def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
         ch = _core.sha256_arrays("covariates", prep.covariates[np.argsort(prep.h0)])
         if ch != cert["covariates_hash"]:
             diffs.append(f"re-randomisation covariates {covs} differ from those used")
-    design = _Design(
-        cert["method"],
-        tuple(cert["arms"]),
-        tuple(cert["ratios"]),
-        tuple(cert["fixed_counts"]) if cert.get("fixed_counts") else None,
-        tuple(cert["steps"]) if cert.get("steps") else None,
-        rer,
-    )
+    design = _design_from_certificate(cert)
     if not diffs:
         try:
             codes, _, _, order = _run_design_v1(prep, design, _ss_from_record(cert["seed"]))
@@ -1828,21 +1812,12 @@ def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
             old_ids = np.asarray([str(v) for v in old_ids], dtype=object)
     ids_changed = prep.ids_hash != cert["ids_hash"]
     if ids_changed:
-        n_now = prep.n_units
-        d = n_now - int(cert["n_units"])
-        what = (
-            f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
-        )
-        diffs.append(f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}")
+        diffs.append(_ids_changed_line(cert, prep.n_units))
         if old_ids is not None:
             diffs.extend(_id_lines(old_ids, now_ids))
     if strata and prep.strata_hash != cert["strata_hash"]:
         old = list(cert["stratum_labels"])
-        added = [x for x in prep.stratum_labels if x not in old]
-        removed = [x for x in old if x not in prep.stratum_labels]
-        msg = "strata changed"
-        if added or removed:
-            msg += f": strata added {added[:5]}, removed {removed[:5]}"
+        msg, added, removed = _strata_changed_line(old, prep.stratum_labels)
         line = None
         if old_ids is not None:
             old_codes = (
@@ -1904,6 +1879,24 @@ def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
                 "the re-derived assignment differs from the certified one (assignment hash)"
             )
     return VerifyReport(not diffs, tuple(diffs))
+
+
+def _ids_changed_line(cert: Mapping[str, Any], n_now: int) -> str:
+    d = n_now - int(cert["n_units"])
+    what = f" ({abs(d)} {'more' if d > 0 else 'fewer'})" if d else " (same number, different ids)"
+    return f"ids changed: {cert['n_units']} units in the certificate, {n_now} now{what}"
+
+
+def _strata_changed_line(
+    old: Sequence[str], now: Sequence[str]
+) -> tuple[str, list[str], list[str]]:
+    """The "strata changed" line, with the stratum labels added and removed."""
+    added = [x for x in now if x not in old]
+    removed = [x for x in old if x not in now]
+    msg = "strata changed"
+    if added or removed:
+        msg += f": strata added {added[:5]}, removed {removed[:5]}"
+    return msg, added, removed
 
 
 def _design_from_certificate(cert: Mapping[str, Any]) -> _Design:
