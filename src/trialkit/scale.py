@@ -33,6 +33,7 @@ import pandas as pd
 from trialkit._checks import require_columns, require_frame
 from trialkit._parallel import map_tasks
 from trialkit.errors import DataError, DesignError
+from trialkit.followup._followup import STATES
 from trialkit.results import EffectTable, effect_table
 
 __all__ = [
@@ -431,14 +432,7 @@ def state_counts(
     unit: str = "municipality",
     start: Any = "2010-01",
     end: Any = "2023-12",
-    states: Sequence[str] = (
-        "unemployed",
-        "service",
-        "employed",
-        "subsidised",
-        "education",
-        "out_of_labour_force",
-    ),
+    states: Sequence[str] = STATES,
     backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,

@@ -31,17 +31,12 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 
+from trialkit.followup._followup import STATES
+
 # ---------------------------------------------------------------------------
 # states, register exit codes, routes
 # ---------------------------------------------------------------------------
-STATES: tuple[str, ...] = (
-    "unemployed",
-    "service",
-    "employed",
-    "subsidised",
-    "education",
-    "out_of_labour_force",
-)
+# the register states of the data model (docs/index.md), in code order
 UNEMPLOYED, SERVICE, EMPLOYED, SUBSIDISED, EDUCATION, OLF = range(6)
 
 CODES: tuple[str, ...] = ("00", "01", "03", "04", "05", "08", "10", "11", "12", "13")
