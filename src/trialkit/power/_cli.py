@@ -127,6 +127,11 @@ def _no_power(args: argparse.Namespace) -> None:
         )
 
 
+def _design(cls: Any, args: argparse.Namespace, *names: str) -> Any:
+    """A power design built from the command-line options of the same names."""
+    return cls(**{name: getattr(args, name) for name in names})
+
+
 def _solve_by_n_total(d: Any, args: argparse.Namespace) -> int:
     """Power, sample size or MDE of a design sized by ``n_total``, whichever is missing."""
     if args.effect is not None and args.n_total is not None:
@@ -142,17 +147,19 @@ def _solve_by_n_total(d: Any, args: argparse.Namespace) -> int:
 def _individual(args: argparse.Namespace) -> int:
     from trialkit.power import IndividualRCT
 
-    d = IndividualRCT(
-        outcome=args.outcome,
-        sd=args.sd,
-        baseline=args.baseline,
-        n_arms=args.n_arms,
-        allocation=args.allocation,
-        r2=args.r2,
-        attrition=args.attrition,
-        take_up=args.take_up,
-        alpha=args.alpha,
-        alternative=args.alternative,
+    d = _design(
+        IndividualRCT,
+        args,
+        "outcome",
+        "sd",
+        "baseline",
+        "n_arms",
+        "allocation",
+        "r2",
+        "attrition",
+        "take_up",
+        "alpha",
+        "alternative",
     )
     return _solve_by_n_total(d, args)
 
@@ -160,18 +167,20 @@ def _individual(args: argparse.Namespace) -> int:
 def _cluster(args: argparse.Namespace) -> int:
     from trialkit.power import ClusterRCT
 
-    d = ClusterRCT(
-        icc=args.icc,
-        cluster_size=args.cluster_size,
-        cluster_size_cv=args.cluster_size_cv,
-        r2_cluster=args.r2_cluster,
-        r2_individual=args.r2_individual,
-        outcome=args.outcome,
-        sd=args.sd,
-        baseline=args.baseline,
-        allocation=args.allocation,
-        alpha=args.alpha,
-        alternative=args.alternative,
+    d = _design(
+        ClusterRCT,
+        args,
+        "icc",
+        "cluster_size",
+        "cluster_size_cv",
+        "r2_cluster",
+        "r2_individual",
+        "outcome",
+        "sd",
+        "baseline",
+        "allocation",
+        "alpha",
+        "alternative",
     )
     if args.effect is not None and args.n_clusters is not None and args.cluster_size is not None:
         _no_power(args)
@@ -188,17 +197,19 @@ def _cluster(args: argparse.Namespace) -> int:
 def _stepped_wedge(args: argparse.Namespace) -> int:
     from trialkit.power import SteppedWedge
 
-    d = SteppedWedge(
-        n_clusters=args.n_clusters,
-        n_steps=args.n_steps,
-        cluster_period_size=args.cluster_period_size,
-        icc=args.icc,
-        cluster_autocorrelation=args.cluster_autocorrelation,
-        outcome=args.outcome,
-        sd=args.sd,
-        baseline=args.baseline,
-        alpha=args.alpha,
-        alternative=args.alternative,
+    d = _design(
+        SteppedWedge,
+        args,
+        "n_clusters",
+        "n_steps",
+        "cluster_period_size",
+        "icc",
+        "cluster_autocorrelation",
+        "outcome",
+        "sd",
+        "baseline",
+        "alpha",
+        "alternative",
     )
     if args.effect is not None and args.cluster_period_size is not None:
         _no_power(args)
@@ -211,14 +222,16 @@ def _stepped_wedge(args: argparse.Namespace) -> int:
 def _did(args: argparse.Namespace) -> int:
     from trialkit.power import DiDPower
 
-    d = DiDPower(
-        estimator=args.estimator,
-        baseline_rounds=args.baseline_rounds,
-        followup_rounds=args.followup_rounds,
-        autocorrelation=args.autocorrelation,
-        sd=args.sd,
-        alpha=args.alpha,
-        alternative=args.alternative,
+    d = _design(
+        DiDPower,
+        args,
+        "estimator",
+        "baseline_rounds",
+        "followup_rounds",
+        "autocorrelation",
+        "sd",
+        "alpha",
+        "alternative",
     )
     return _solve_by_n_total(d, args)
 
@@ -226,15 +239,17 @@ def _did(args: argparse.Namespace) -> int:
 def _survival(args: argparse.Namespace) -> int:
     from trialkit.power import Survival
 
-    d = Survival(
-        allocation=args.allocation,
-        method=args.method,
-        median_control=args.median_control,
-        accrual=args.accrual,
-        follow_up=args.follow_up,
-        dropout=args.dropout,
-        alpha=args.alpha,
-        alternative=args.alternative,
+    d = _design(
+        Survival,
+        args,
+        "allocation",
+        "method",
+        "median_control",
+        "accrual",
+        "follow_up",
+        "dropout",
+        "alpha",
+        "alternative",
     )
     hr = args.hazard_ratio
     if hr is not None and (args.events is not None or args.n_total is not None):
