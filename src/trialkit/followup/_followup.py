@@ -1113,6 +1113,9 @@ def follow_up(
     sp_p = pos[in_p].astype(np.int64)
     s0 = st_day[in_p]
     s1 = np.where(en_na[in_p], eod, en_day[in_p]) + 1  # half-open [start, stop)
+    # a spell still running on the end of data is ongoing there, whatever its recorded
+    # end (an analysis cut before the extraction must not see later exits)
+    cut = s1 > eod + 1
     s1 = np.minimum(s1, np.maximum(eod + 1, s0))  # nothing after end of data
     code = code_all[in_p]
     o_dt = o_day.astype("datetime64[D]")
@@ -1121,7 +1124,7 @@ def follow_up(
     n_parts = 1 if n_partitions is None else check_int("n_partitions", n_partitions, minimum=1)
     n_parts = min(n_parts, n)
     edges = np.linspace(0, n, n_parts + 1).astype(np.int64)
-    spell_ongoing = en_na[in_p]
+    spell_ongoing = en_na[in_p] | cut
     spell_reason = er[in_p]
     items = []
     for lo, hi in zip(edges[:-1], edges[1:]):
