@@ -44,3 +44,12 @@ def test_cut_off_before_the_extraction_equals_a_truncated_extraction(register, c
     origin = pe.set_index("person_id").loc[got.index, "origin"]
     last = origin + pd.to_timedelta(got["unemployment_days"], unit="D")
     assert (last[ev] <= pd.Timestamp(cut) + pd.Timedelta(days=1)).all()
+
+
+def test_missing_cluster_in_effects_is_a_data_error(register):
+    spells, pe = register
+    pe = pe.assign(muni=pe["municipality"].astype(object))
+    pe.loc[pe.index[:3], "muni"] = None
+    f = tk.follow_up(spells, pe, origin="origin", months=12, end_of_data="2019-12-31")
+    with pytest.raises(DataError, match=r"'muni'.*3 missing"):
+        f.effects(outcomes=["employed"], horizons=[12], cluster="muni")

@@ -109,6 +109,7 @@ def prepare_panel(
     covariates: list[str],
     cluster: str | None,
     name: str = "panel",
+    zero_means_never: bool = True,
 ) -> Panel:
     """Validate a long panel and return a balanced :class:`Panel`.
 
@@ -119,16 +120,23 @@ def prepare_panel(
     * rows with missing outcome or covariates -> excluded and reported; units then
       not observed in every period are dropped (balanced panel) and reported;
     * units treated in the first period (no pre-period) -> excluded and reported;
-    * units first treated after the last period count as never treated (noted).
+    * units first treated after the last period count as never treated (noted);
+    * missing values in the unit, time or cluster column -> DataError (a row must
+      belong to a unit, a period and a cluster);
+    * with integer periods, ``first_treated == 0`` means never treated (the
+      convention of R's ``did``) unless ``zero_means_never=False``; when period 0 is
+      itself in the panel that is ambiguous -> DataError.
     """
     require_frame(data, name=name)
     cols = [outcome, unit, time, first_treated, *covariates] + ([cluster] if cluster else [])
     require_columns(data, cols, name=name)
     require_numeric(data, [outcome, *covariates], name=name)
-    if data[time].isna().any():
-        raise DataError(
-            f"column {time!r} of `{name}` has {int(data[time].isna().sum())} missing values"
-        )
+    for col, what in ((time, "a period"), (unit, "a unit"), (cluster, "a cluster")):
+        if col is not None and data[col].isna().any():
+            raise DataError(
+                f"column {col!r} of `{name}` has {int(data[col].isna().sum())} missing values; "
+                f"every row must belong to {what}"
+            )
     kind = _time_kind(data[time], time)
     excluded: list[Exclusion] = []
     n_rows = len(data)
@@ -150,7 +158,15 @@ def prepare_panel(
                 f"column {first_treated!r} is a date but {time!r} holds integer periods; use the same kind"
             )
         ft_num = pd.to_numeric(ft, errors="coerce").to_numpy(dtype=float)
-        ft_num = np.where(ft_num == 0, np.nan, ft_num)  # 0 = never treated (did convention)
+        if zero_means_never and np.any(ft_num == 0):  # 0 = never treated (did convention)
+            t_num = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float)
+            if np.any(t_num == 0):
+                raise DataError(
+                    f"column {first_treated!r} has the value 0, which means never treated (the "
+                    f"convention of R's did), but period 0 is in {time!r}; mark never-treated "
+                    "units with NaN or inf, or pass `treatment=` (a 0/1 indicator) instead"
+                )
+            ft_num = np.where(ft_num == 0, np.nan, ft_num)
         ft_num = np.where(np.isinf(ft_num), np.nan, ft_num)
     tmp = pd.DataFrame({"u": data[unit].to_numpy(), "f": ft_num})
     nun = tmp.groupby("u", sort=False)["f"].nunique(dropna=False)

@@ -213,6 +213,7 @@ def did(
         first_treated=first_treated,
         covariates=covs,
         cluster=cluster,
+        zero_means_never=treatment is None,  # a derived first period 0 is period 0
     )
     if method == "group_time":
         bw = "mammen" if bootstrap_weights is None else bootstrap_weights
@@ -259,8 +260,14 @@ def _first_treated_from_indicator(
     require_frame(panel, name="panel")
     require_columns(panel, [unit, time, treatment], name="panel")
     require_binary(panel, treatment, name="panel")
+    n_miss = int(panel[treatment].isna().sum())
+    if n_miss:
+        raise DataError(
+            f"column {treatment!r} of `panel` has {n_miss} missing values; the treatment "
+            "indicator must be 0 or 1 in every row"
+        )
     d = panel[[unit, time, treatment]].sort_values([unit, time], kind="stable")
-    dv = d[treatment].fillna(0).astype(int)
+    dv = d[treatment].astype(int)
     ever = dv.groupby(d[unit], sort=False).cummax()
     off = (ever == 1) & (dv == 0)
     if off.any():

@@ -693,6 +693,12 @@ class FollowUp:
         cl = None
         if cluster is not None:
             require_columns(self.persons, cluster, name="persons")
+            n_miss = int(self.persons[cluster].isna().sum())
+            if n_miss:
+                raise DataError(
+                    f"column {cluster!r} of `persons` has {n_miss} missing values; every person "
+                    "must belong to a cluster"
+                )
             cl = pd.factorize(self.persons[cluster])[0]
         ss = as_seed_sequence(seed)
         rng = as_generator(ss)
