@@ -53,3 +53,54 @@ def test_missing_cluster_in_effects_is_a_data_error(register):
     f = tk.follow_up(spells, pe, origin="origin", months=12, end_of_data="2019-12-31")
     with pytest.raises(DataError, match=r"'muni'.*3 missing"):
         f.effects(outcomes=["employed"], horizons=[12], cluster="muni")
+
+
+@pytest.fixture
+def no_event_arm() -> pd.DataFrame:
+    # arm "t" has no events at all (R survfit: S = 1 throughout; cmprsk::cuminc: F = 0)
+    return pd.DataFrame(
+        {"t": [1, 2, 3, 4, 2, 5, 6], "e": [1, 0, 1, 1, 0, 0, 0], "arm": ["c"] * 4 + ["t"] * 3}
+    )
+
+
+def test_kaplan_meier_keeps_a_group_without_events(no_event_arm):
+    km = tk.followup.kaplan_meier(no_event_arm, duration="t", event="e", group="arm")
+    s = km.survival_at([0.5, 1, 3, 5, 10])
+    assert list(s.index) == ["c", "t"]
+    np.testing.assert_allclose(s.loc["t"].to_numpy(), 1.0)
+    # arm c by hand: S(1) = 3/4, S(3) = 3/4 * 1/2, S(4) = 0
+    np.testing.assert_allclose(s.loc["c"].to_numpy(), [1.0, 0.75, 0.375, 0.0, 0.0])
+    assert len(km.plot().lines) == 2
+
+
+@pytest.mark.parametrize("control", ["c", "t"])
+def test_cumulative_incidence_difference_with_an_arm_without_events(no_event_arm, control):
+    d = no_event_arm.assign(cause=no_event_arm["e"])
+    ci = tk.followup.cumulative_incidence(d, duration="t", cause="cause", group="arm")
+    alone = tk.followup.cumulative_incidence(
+        d[d["arm"] == "c"], duration="t", cause="cause"
+    ).incidence_at(3)
+    f_c, v_c = float(alone["incidence"].iloc[0]), float(alone["var"].iloc[0])
+    assert f_c == pytest.approx(0.625)  # 1/4 + 3/4 * 1/2 (Aalen-Johansen by hand)
+    row = ci.difference(3, control=control).table.iloc[0]
+    sign = 1.0 if control == "t" else -1.0
+    assert row["estimate"] == pytest.approx(sign * f_c)
+    assert row["se"] == pytest.approx(np.sqrt(v_c))
+    with pytest.raises(DataError, match="control"):
+        ci.difference(3, control="x")
+
+
+@pytest.mark.parametrize("tz", ["Europe/Helsinki", "America/New_York", "UTC"])
+def test_time_zone_aware_dates_count_local_calendar_days(register, tz):
+    # spells carry a time zone, the persons' origins do not: days are local calendar days
+    spells, pe = register
+    local = spells.assign(
+        start=spells["start"].dt.tz_localize(tz), end=spells["end"].dt.tz_localize(tz)
+    )
+    naive = tk.follow_up(spells, pe, origin="origin", months=24, end_of_data="2019-12-31")
+    aware = tk.follow_up(local, pe, origin="origin", months=24, end_of_data="2019-12-31")
+    pd.testing.assert_frame_equal(aware.status, naive.status)
+    pd.testing.assert_frame_equal(aware.durations(), naive.durations())
+    eod = pd.Timestamp("2019-12-31", tz=tz)
+    again = tk.follow_up(local, pe, origin="origin", months=24, end_of_data=eod)
+    pd.testing.assert_frame_equal(again.durations(), naive.durations())

@@ -154,6 +154,8 @@ def _to_days(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
         s = pd.to_datetime(values)
     except (TypeError, ValueError) as exc:
         raise DataError(f"column {name!r} must hold dates; {exc}") from exc
+    if isinstance(s.dtype, pd.DatetimeTZDtype):  # the local calendar day, not the UTC one
+        s = s.dt.tz_localize(None)
     return s.to_numpy(dtype="datetime64[D]").astype(np.int64), s.isna().to_numpy()
 
 
@@ -1068,9 +1070,10 @@ def follow_up(
     if end_of_data is None:
         eod = int(max(st_day.max(), en_day[~en_na].max() if (~en_na).any() else st_day.max()))
     else:
-        eod = int(
-            pd.Timestamp(end_of_data).to_datetime64().astype("datetime64[D]").astype(np.int64)
-        )
+        eod_ts = pd.Timestamp(end_of_data)
+        if eod_ts.tzinfo is not None:  # the local calendar day
+            eod_ts = eod_ts.tz_localize(None)
+        eod = int(eod_ts.to_datetime64().astype("datetime64[D]").astype(np.int64))
     o_day, o_na = _to_days(persons[origin], origin)
     if o_na.any():
         ids = persons.loc[o_na, id].head(5).tolist()

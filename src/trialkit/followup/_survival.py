@@ -86,9 +86,17 @@ class SurvivalCurves(Result):
 
     table: pd.DataFrame
     durations: pd.DataFrame  # group, duration (for at-risk counts at any time)
+    groups: tuple[Any, ...] = ()  # every group, also those without events (no table rows)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def _curves(self) -> list[tuple[Any, pd.DataFrame]]:
+        """(group, its rows of the table) for every group; a group without events has
+        no rows (its survival is 1 throughout)."""
+        groups = self.groups or tuple(dict.fromkeys(self.table["group"]))
+        by = dict(tuple(self.table.groupby("group", sort=False)))
+        return [(g, by.get(g, self.table.iloc[:0])) for g in groups]
 
     def at_risk(self, times: Any) -> pd.DataFrame:
         """Numbers at risk (duration >= t) by group at the given times."""
@@ -102,9 +110,9 @@ class SurvivalCurves(Result):
         """Survival by group at the given times (step function, right-continuous)."""
         pts = np.asarray(times, dtype=float)
         out = {}
-        for g, sub in self.table.groupby("group", sort=False):
+        for g, sub in self._curves():
             idx = np.searchsorted(sub["time"].to_numpy(), pts, side="right") - 1
-            s = sub["survival"].to_numpy()
+            s = np.append(sub["survival"].to_numpy(), 1.0)  # [-1]: no events, S = 1
             out[g] = np.where(idx >= 0, s[np.maximum(idx, 0)], 1.0)
         return pd.DataFrame(out, index=pd.Index(pts, name="time")).T
 
@@ -116,7 +124,7 @@ class SurvivalCurves(Result):
 
         ax = get_ax(ax)
         tmax = float(self.durations["duration"].max())
-        for g, sub in self.table.groupby("group", sort=False):
+        for g, sub in self._curves():
             t = np.concatenate([[0.0], sub["time"].to_numpy(), [tmax]])
             s = np.concatenate([[1.0], sub["survival"].to_numpy()])
             s = np.append(s, s[-1])
@@ -229,6 +237,7 @@ def kaplan_meier(
     table = pd.concat(frames, ignore_index=True)
     durs = pd.DataFrame({"group": np.asarray(labels, dtype=object)[codes], "duration": t})
     return SurvivalCurves(
+        groups=tuple(labels),
         method="kaplan_meier",
         n_obs=len(kept),
         alpha=alpha,
@@ -680,14 +689,24 @@ class IncidenceCurves(Result):
     title: ClassVar[str] = "Cumulative incidence (Aalen-Johansen)"
 
     table: pd.DataFrame
+    groups: tuple[Any, ...] = ()  # every group, also those without events (no table rows)
+    causes: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
+    def _curves(self) -> list[tuple[Any, Any, pd.DataFrame]]:
+        """(group, cause, its rows of the table) for every group and cause; a group
+        without events has no rows (its incidence is 0 throughout)."""
+        groups = self.groups or tuple(dict.fromkeys(self.table["group"]))
+        causes = self.causes or tuple(dict.fromkeys(self.table["cause"]))
+        by = dict(tuple(self.table.groupby(["group", "cause"], sort=False)))
+        return [(g, c, by.get((g, c), self.table.iloc[:0])) for g in groups for c in causes]
+
     def incidence_at(self, time: float) -> pd.DataFrame:
-        """Incidence, variance and interval at ``time`` by group and cause."""
+        """Incidence and its variance at ``time`` by group and cause."""
         rows = []
-        for (g, c), sub in self.table.groupby(["group", "cause"], sort=False):
+        for g, c, sub in self._curves():
             i = int(np.searchsorted(sub["time"].to_numpy(), time, side="right")) - 1
             if i < 0:
                 rows.append((g, c, 0.0, 0.0))
@@ -698,9 +717,11 @@ class IncidenceCurves(Result):
     def difference(self, time: float, *, control: Any) -> EffectTable:
         """Difference in cumulative incidence at ``time`` (group minus control) per cause."""
         at = self.incidence_at(time).set_index(["group", "cause"])
-        groups = list(dict.fromkeys(self.table["group"]))
+        groups = list(dict.fromkeys(at.index.get_level_values("group")))
+        if control not in groups:
+            raise DataError(f"`control` must be one of the groups {groups}; got {control!r}")
         idx, est, se = [], [], []
-        for c in dict.fromkeys(self.table["cause"]):
+        for c in dict.fromkeys(at.index.get_level_values("cause")):
             for g in groups:
                 if g == control:
                     continue
@@ -724,7 +745,7 @@ class IncidenceCurves(Result):
         from trialkit._plotting import get_ax
 
         ax = get_ax(ax)
-        for (g, c), sub in self.table.groupby(["group", "cause"], sort=False):
+        for g, c, sub in self._curves():
             if cause is not None and c != cause:
                 continue
             t = np.concatenate([[0.0], sub["time"].to_numpy()])
@@ -840,6 +861,8 @@ def cumulative_incidence(
             )
     table = pd.concat(frames, ignore_index=True)
     return IncidenceCurves(
+        groups=tuple(labels),
+        causes=tuple(causes),
         method="aalen_johansen",
         n_obs=len(kept),
         alpha=alpha,
