@@ -77,3 +77,68 @@ def test_first_treated_zero_is_ambiguous_when_period_zero_exists(panel):
         warnings.simplefilter("ignore")
         r = tk.did(ok, outcome="y", unit="unit", time="period", first_treated="first_treated")
     assert np.isfinite(r.aggregate("simple").overall["estimate"])
+
+
+@pytest.mark.parametrize("control", ["never", "not_yet"])
+def test_anticipation_cells_use_short_differences_as_r_did(control):
+    # R did (compute.att_gt, varying base): periods before g compare t with t-1, the
+    # delta anticipation periods included; periods from g on compare with g-1-delta.
+    d = staggered_panel(n_units=90, effect=1.0, seed=3)
+    delta = 2
+    r = tk.did(
+        d,
+        outcome="y",
+        unit="unit",
+        time="period",
+        first_treated="first_treated",
+        control_group=control,
+        anticipation=delta,
+        seed=0,
+    )
+    y = d.pivot(index="unit", columns="period", values="y")
+    g = d.groupby("unit")["first_treated"].first()
+    gt = r.group_time
+    for _, row in gt.iterrows():
+        gg, t = int(row["group"]), int(row["time"])
+        b = t - 1 if t < gg else gg - 1 - delta
+        comp = (g == 0) if control == "never" else ((g == 0) | (g > max(t, b) + delta))
+        comp &= g != gg
+        dy = y[t] - y[b]
+        want = dy[g == gg].mean() - dy[comp].mean()
+        assert row["estimate"] == pytest.approx(want, abs=1e-10), (gg, t)
+    assert ((gt["time"] >= gt["group"] - delta) & (gt["time"] < gt["group"])).sum() > 0
+
+
+def test_units_without_a_base_period_under_anticipation_are_reported(panel):
+    d = panel[panel["first_treated"] != 1]  # starts 0 (never), 5 and 8
+    d = d.assign(first_treated=d["first_treated"].replace({5: 2}))
+    with pytest.warns(tk.errors.ExcludedRowsWarning, match="anticipation=1"):
+        r = tk.did(
+            d,
+            outcome="y",
+            unit="unit",
+            time="period",
+            first_treated="first_treated",
+            anticipation=1,
+            seed=0,
+        )
+    n_early = d.loc[d["first_treated"] == 2, "unit"].nunique()
+    assert n_early > 0
+    assert [e.n for e in r.excluded] == [n_early * 12]
+    assert 2 not in set(r.group_time["group"])
+
+
+def test_two_by_two_reports_units_with_other_starts(panel):
+    d = panel[panel["first_treated"] != 1]
+    with pytest.warns(tk.errors.ExcludedRowsWarning, match="other start"):
+        r = tk.did(
+            d,
+            outcome="y",
+            unit="unit",
+            time="period",
+            first_treated="first_treated",
+            method="two_by_two",
+            post_start=5,
+        )
+    n_other = d.loc[d["first_treated"] == 8, "unit"].nunique()
+    assert [e.n for e in r.excluded] == [n_other * 12]

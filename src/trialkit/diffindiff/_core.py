@@ -189,7 +189,8 @@ def att_gt(
     g : (n,) first treated period index, ``-1`` for never treated.
     control : "never" (never-treated units) or "not_yet" (never treated or not yet
         treated by period :math:`\max(t, b) + \delta`).
-    base_period : "varying" (pre-periods compare t with t-1; post-periods with g-1-δ)
+    base_period : "varying" (periods before g, including the δ anticipation periods,
+        compare t with t-1, as R's ``did`` does; periods from g on with g-1-δ)
         or "universal" (always g-1-δ; the cell at the base period is omitted).
     anticipation : δ, periods of anticipation.
     x : (n, T, k) covariates per period (intercept added here), or None.
@@ -215,7 +216,7 @@ def att_gt(
         treat = g == gg
         for t in range(1, T) if base_period == "varying" else range(T):
             if base_period == "varying":
-                b = t - 1 if t < gg - anticipation else gb
+                b = t - 1 if t < gg else gb  # as R's did: short differences up to g-1
             else:
                 b = gb
                 if t == b:
@@ -271,7 +272,7 @@ def att_gt_unconditional_fast(
         gb = gg - 1 - anticipation
         if gb < 0:
             continue
-        b = np.where(tt < gg - anticipation, tt - 1, gb)
+        b = np.where(tt < gg, tt - 1, gb)
         dy = y[:, tt] - y[:, b]  # (n, T-1)
         treat = g == gg
         if control == "never":

@@ -9,6 +9,7 @@ clusters (Fisher 1935; MacKinnon & Webb 2020 for DiD with few treated clusters).
 from __future__ import annotations
 
 import time as _time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -21,8 +22,8 @@ from trialkit.diffindiff import _core
 from trialkit.diffindiff._inference import draw_blocks, warn_few_clusters
 from trialkit.diffindiff._panel import Panel
 from trialkit.diffindiff.staggered import PretrendTest
-from trialkit.errors import DataError, DesignError, EstimationError
-from trialkit.results import EffectTable
+from trialkit.errors import DataError, DesignError, EstimationError, ExcludedRowsWarning
+from trialkit.results import EffectTable, Exclusion
 
 __all__ = ["RegressionResult", "fit_regression"]
 
@@ -200,6 +201,7 @@ def fit_regression(
         n_cl, n_tr, what=f"clusters of {cluster_name!r}" if cluster_name else "units", stacklevel=4
     )
     extra: dict[str, Any] = {"n_clusters": n_cl, "n_treated_clusters": n_tr}
+    other_starts: list[Exclusion] = []
     xs: list[np.ndarray] = []
     weights_iw: np.ndarray | None = None
     t_idx = np.arange(T)
@@ -225,7 +227,21 @@ def fit_regression(
                 "method='two_by_two' needs units first treated at `post_start` and never-treated units"
             )
         if (~keep_u).any():
-            extra["excluded_units_other_starts"] = int((~keep_u).sum())
+            n_other = int((~keep_u).sum())
+            extra["excluded_units_other_starts"] = n_other
+            other_starts.append(
+                Exclusion(
+                    reason=f"{n_other} units first treated at another period than post_start",
+                    n=n_other * T,
+                )
+            )
+            warnings.warn(
+                f"method='two_by_two' compares the units first treated at post_start with the "
+                f"never-treated; {n_other} units with other start periods were left out (see "
+                "`excluded`)",
+                ExcludedRowsWarning,
+                stacklevel=4,
+            )
         y = y[keep_u]
         g = g[keep_u]
         cl_unit = pd.factorize(cl_unit[keep_u], sort=True)[0].astype(np.int64)
@@ -424,7 +440,7 @@ def fit_regression(
         method=method,
         n_obs=int(n_obs),
         alpha=alpha,
-        excluded=panel.excluded,
+        excluded=(*panel.excluded, *other_starts),
         seed=seed_rec,
         elapsed_s=_time.perf_counter() - t0,
         meta={

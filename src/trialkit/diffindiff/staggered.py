@@ -21,8 +21,8 @@ from trialkit._rng import as_seed_sequence, seed_record
 from trialkit.diffindiff import _core
 from trialkit.diffindiff._inference import draw_blocks, multiplier_bootstrap, warn_few_clusters
 from trialkit.diffindiff._panel import Panel, TimeAxis
-from trialkit.errors import DataError, DesignError, EstimationError
-from trialkit.results import EffectTable, Result
+from trialkit.errors import DataError, DesignError, EstimationError, ExcludedRowsWarning
+from trialkit.results import EffectTable, Exclusion, Result
 
 __all__ = [
     "GroupTimeResult",
@@ -665,6 +665,24 @@ def group_time(
         raise DataError(
             "no treated units in the panel (every `first_treated` is missing or outside the panel)"
         )
+    early = (g >= 0) & (g - 1 - anticipation < 0)  # no period before the anticipation
+    excluded = panel.excluded
+    if early.any():
+        n_early = int(early.sum())
+        excluded = (
+            *excluded,
+            Exclusion(
+                reason=f"{n_early} units first treated within anticipation={anticipation} "
+                "periods of the panel's start (no base period)",
+                n=n_early * panel.y.shape[1],
+            ),
+        )
+        warnings.warn(
+            f"{n_early} units are first treated within anticipation={anticipation} periods of "
+            "the panel's start, so they have no base period and were left out (see `excluded`)",
+            ExcludedRowsWarning,
+            stacklevel=4,
+        )
     if panel.x is None and base_period == "varying":
         gt = _core.att_gt_unconditional_fast(
             panel.y, g, control=control_group, anticipation=anticipation
@@ -741,7 +759,7 @@ def group_time(
         method="group_time",
         n_obs=int(panel.y.size),
         alpha=alpha,
-        excluded=panel.excluded,
+        excluded=excluded,
         seed=seed_record(ss) if ss is not None else None,
         elapsed_s=_time.perf_counter() - t0,
         meta=meta,
