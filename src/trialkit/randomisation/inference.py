@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -381,20 +382,40 @@ def _arrangements(counts: Sequence[int]) -> list[tuple[int, ...]]:
     return out
 
 
+def _multinomial(counts: Sequence[int]) -> int:
+    """Number of distinct sequences with ``counts[j]`` copies of label ``j`` (exact int)."""
+    out, n = 1, 0
+    for c in counts:
+        n += int(c)
+        out *= math.comb(n, int(c))
+    return out
+
+
+def _multinomial_total(stratum_counts: Sequence[Sequence[int]]) -> str:
+    """The product over strata of :func:`_multinomial`, written for a message."""
+    total = math.prod(_multinomial(c) for c in stratum_counts)
+    return str(total) if total < 10**15 else f"about {float(total):.3g}"
+
+
 def _enumerate(mech: Mechanism, limit: int) -> np.ndarray:
     if mech.mode == "bernoulli":
         raise DesignError("exact enumeration is available for permutation designs (not Bernoulli)")
     S = mech.n_strata
-    per: list[np.ndarray] = []
+    n_codes = int(mech.level_z.max(initial=0)) + 1
+    stratum_counts = [
+        [int(c) for c in np.bincount(mech.level_z[mech.level_strata == s], minlength=n_codes)]
+        for s in range(S)
+    ]
+    # count first (exact Python ints: a product of multinomial coefficients), enumerate after
     total = 1
-    for s in range(S):
-        zs = mech.level_z[mech.level_strata == s]
-        counts = np.bincount(zs, minlength=int(mech.level_z.max()) + 1)
-        arr = np.asarray(_arrangements([int(c) for c in counts]), dtype=np.uint8)
-        per.append(arr)
-        total *= arr.shape[0]
+    for counts in stratum_counts:
+        total *= _multinomial(counts)
         if total > limit:
-            raise DesignError(f"exact enumeration needs more than {limit} assignments; use n_draws")
+            raise DesignError(
+                f"exact enumeration needs more than `max_exact`={limit} assignments "
+                f"({_multinomial_total(stratum_counts)} in all); use an integer `n_draws`"
+            )
+    per = [np.asarray(_arrangements(c), dtype=np.uint8) for c in stratum_counts]
     rows = [np.concatenate(c) for c in itertools.product(*per)]
     Z = np.asarray(rows, dtype=np.uint8)[:, mech.unit_to_level]
     if mech.threshold is not None:
