@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.errors import DesignError
-from trialkit.randomisation import randomisation_test
+from trialkit.errors import DataError, DesignError
+from trialkit.randomisation import itt, randomisation_test, randomise
 
 # --- 1. exact enumeration counts the arrangements before enumerating them -------------------
 
@@ -36,3 +36,44 @@ def test_exact_count_is_product_over_strata() -> None:
         randomisation_test(d, outcome="y", strata="s", n_draws="exact", max_exact=399)
     r = randomisation_test(d, outcome="y", strata="s", n_draws="exact", max_exact=400)
     assert int(r.to_frame().loc["treatment", "n_draws"]) == 400
+
+
+# --- 2. a stratum without one of the compared arms: the same DataError as itt -----------------
+
+
+def _small_strata() -> tuple[pd.DataFrame, object]:
+    u = pd.DataFrame({"person_id": range(40), "s": np.repeat(range(20), 2), "y": np.arange(40.0)})
+    a = randomise(u, arms={"control": 2, "treatment": 1}, strata="s", seed=1)
+    return u.merge(a.table[["person_id", "arm"]]), a
+
+
+def test_stratum_lacking_an_arm_raises_like_itt() -> None:
+    d, a = _small_strata()
+    with pytest.raises(DataError, match="every block needs units of both arms; blocks"):
+        itt(d, outcome="y", strata="s")
+    with pytest.raises(DataError, match="every block needs units of both arms") as rt_err:
+        randomisation_test(d, outcome="y", assignment=a, n_draws=50, seed=0)
+    assert "'control' or 'treatment'" in str(rt_err.value)
+    with pytest.raises(DataError, match="lack one"):
+        randomisation_test(d, outcome="y", strata="s", n_draws=50, seed=0)
+
+
+def test_blocked_estimate_matches_hand_computation_unequal_ratios() -> None:
+    # strata of 6 to 12 with a 2:1 ratio: every stratum has at least 2 units of each arm
+    rng = np.random.default_rng(3)
+    sizes = [6, 9, 6, 12, 6]
+    s = np.repeat(np.arange(len(sizes)), sizes)
+    u = pd.DataFrame({"person_id": range(s.size), "s": s, "y": rng.normal(size=s.size)})
+    a = randomise(u, arms={"control": 2, "treatment": 1}, strata="s", seed=4)
+    d = u.merge(a.table[["person_id", "arm"]])
+    hand = 0.0
+    for _, g in d.groupby("s"):
+        t = g["arm"] == "treatment"
+        assert 0 < t.sum() < len(g)
+        hand += len(g) / len(d) * (g["y"][t].mean() - g["y"][~t].mean())
+    for kw in ({"assignment": a}, {"strata": "s"}):
+        r = randomisation_test(d, outcome="y", n_draws=50, seed=0, **kw)
+        assert r.to_frame().loc["treatment", "estimate"] == pytest.approx(hand, abs=1e-12)
+    assert itt(d, outcome="y", strata="s").to_frame().loc["treatment", "estimate"] == (
+        pytest.approx(hand, abs=1e-12)
+    )

@@ -287,6 +287,35 @@ def _stats_for(
     return out
 
 
+def _require_both_arms(
+    z: np.ndarray,
+    strata: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    labels: np.ndarray,
+    arm_names: Sequence[str],
+) -> None:
+    """The blocked statistic needs both compared arms in every stratum holding either.
+
+    A stratum with units of only one of the two arms has no within-stratum
+    contrast; the same :class:`DataError` as :func:`~trialkit.randomisation.itt`'s
+    blocked estimator is raised (nothing is dropped silently).
+    """
+    n_st = int(strata.max(initial=0)) + 1
+    for ctrl, arm in pairs:
+        n1 = np.bincount(strata, weights=z == arm, minlength=n_st)
+        n0 = np.bincount(strata, weights=z == ctrl, minlength=n_st)
+        bad = np.flatnonzero((n1 + n0 > 0) & ((n1 == 0) | (n0 == 0)))
+        if bad.size:
+            first = np.unique(strata, return_index=True)[1]  # first row of each stratum
+            names = [labels[first[b]] for b in bad[:5]]
+            names = [v.item() if hasattr(v, "item") else v for v in names]
+            raise DataError(
+                f"every block needs units of both arms; blocks {names} lack one "
+                f"({bad.size} of {n_st} strata lack {arm_names[ctrl]!r} or {arm_names[arm]!r}); "
+                "pool small strata or analyse without strata"
+            )
+
+
 def _pair_weight_fix(K: np.ndarray, strata: np.ndarray, n_st: int) -> np.ndarray | float:
     """Weights of the blocked statistic use the units of the compared pair only."""
     if K.all():
@@ -592,6 +621,13 @@ def randomisation_test(
     )
     blocked = strata_arr is not None and int(s_codes.max()) > 0 and method == "complete"
     pairs = [(ctrl, lut[a]) for a in others]
+    if blocked:
+        labels = (
+            sub["stratum"].astype(object).to_numpy()
+            if assignment is not None
+            else data.groupby(strata_cols, sort=True, dropna=False).ngroup().to_numpy()
+        )
+        _require_both_arms(z, s_codes, pairs, labels, arm_levels)
     obs = _stats_for(
         z[None, :], pairs=pairs, y=y, z_obs_codes=z, strata=s_codes, blocked=blocked, mech=mech
     )
