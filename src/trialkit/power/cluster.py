@@ -172,12 +172,14 @@ class ClusterRCT:
         return J - 2 - g
 
     def _min_clusters(self) -> float:
+        """Clusters for one residual degree of freedom (below it the t test is degenerate:
+        its critical value overflows and the computed power is meaningless)."""
         g = self.n_cluster_covariates
         if self.matched_pairs:
-            return 2 * (g + 1) + 1e-6
+            return 2 * (g + 2)
         if self.n_blocks is not None:
-            return self.n_blocks + 1 + g + 1e-6
-        return 2 + g + 1e-6
+            return self.n_blocks + 2 + g
+        return 3 + g
 
     def _variances(self, effect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.outcome == "continuous":
@@ -233,8 +235,8 @@ class ClusterRCT:
     def _check_J(self, J: np.ndarray, given: Any) -> None:
         if np.any(J < self._min_clusters()):
             raise DesignError(
-                f"`n_clusters` must exceed {int(np.floor(self._min_clusters()))} so that the test has "
-                f"degrees of freedom left; got {given!r}"
+                f"`n_clusters` must be at least {self._min_clusters()} so that the test has a "
+                f"degree of freedom left; got {given!r}"
             )
 
     def _arms(self, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,6 +347,11 @@ class ClusterRCT:
                 np.full(J.shape, upper * 0.5),
                 upper_bound=upper,
             )
+            if np.all(~np.isfinite(mde)):  # as IndividualRCT.mde
+                raise DesignError(
+                    f"no increase from baseline {self.baseline} reaches power {power!r} with "
+                    f"n_clusters={n_clusters!r} (the proportion would have to exceed 1)"
+                )
         extra = {"mde_asymptote": as_out(mde_inf)}
         if tu < 1:
             extra["mde_itt"] = as_out(mde * tu)
@@ -400,6 +407,13 @@ class ClusterRCT:
                 1.5 * J0 + 10,
                 lower_bound=lower,
             )
+            at_min = ~np.isfinite(J_exact) & (self._power(eff, np.full(eff.shape, lower), m) >= pw)
+            J_exact = np.where(at_min, lower, J_exact)  # the smallest analysable design suffices
+            if np.any(~np.isfinite(J_exact)):
+                raise DesignError(
+                    "could not solve for the number of clusters; check that the effect and power "
+                    "are attainable with this cluster size"
+                )
             if self.matched_pairs:
                 J0_arm = J1_arm = ceil_int(J_exact / 2)
             else:

@@ -300,10 +300,7 @@ class IndividualRCT:
         eff = check_effect(effect)
         n = check_positive_array("n_total", n_total)
         eff, n = np.broadcast_arrays(eff, n)
-        if np.any(n * (1 - self.attrition) <= self.n_arms):
-            raise DesignError(
-                f"`n_total` must leave more than {self.n_arms} analysed persons; got {n_total!r}"
-            )
+        self._check_n(n, n_total)
         pw = self._power_total(eff, n)
         w = self._weights  # type: ignore[attr-defined]
         return self._result(
@@ -361,7 +358,7 @@ class IndividualRCT:
             / (float(self.take_up) * eff) ** 2
             / keep
         )
-        lower = (self.n_arms + 1e-6) / keep
+        lower = (self.n_arms + 1.0) / keep  # one residual degree of freedom
         if self.outcome == "continuous" and self.test == "t":
             # start from the shifted-t fixed point (df depends on n): within ~0.1 % of the root
             for _ in range(3):
@@ -380,6 +377,10 @@ class IndividualRCT:
             lower_bound=lower,
             indexed=True,
         )
+        at_min = ~np.isfinite(n_exact) & (
+            self._power_total(eff, np.full(eff.shape, lower)).reshape(n_exact.shape) >= pw
+        )
+        n_exact = np.where(at_min, lower, n_exact)  # the smallest analysable trial suffices
         if np.any(~np.isfinite(n_exact)):
             raise DesignError(
                 "could not solve for the sample size; check that the effect and power are attainable"
@@ -402,6 +403,15 @@ class IndividualRCT:
             meta={"target_power": as_out(pw)},
         )
 
+    def _check_n(self, n: np.ndarray, given: Any) -> None:
+        # at least one residual degree of freedom: below it the t test is degenerate
+        # (its critical value overflows and the computed power is meaningless)
+        if np.any(n * (1 - self.attrition) < self.n_arms + 1):
+            raise DesignError(
+                f"`n_total` must leave at least {self.n_arms + 1} analysed persons (one more than "
+                f"the {self.n_arms} arms); got {given!r}"
+            )
+
     def mde(self, *, n_total: Any, power: Any = 0.8) -> PowerResult:
         """Minimum detectable effect (on those who take the service up) with ``n_total`` persons.
 
@@ -417,10 +427,7 @@ class IndividualRCT:
         n = check_positive_array("n_total", n_total)
         pw = check_power(power, self.alpha)
         n, pw = np.broadcast_arrays(n, pw)
-        if np.any(n * (1 - self.attrition) <= self.n_arms):
-            raise DesignError(
-                f"`n_total` must leave more than {self.n_arms} analysed persons; got {n_total!r}"
-            )
+        self._check_n(n, n_total)
         w = self._weights  # type: ignore[attr-defined]
         n_eff = n * (1 - self.attrition)
         n0, n1 = n_eff * w[0], n_eff * w[1:].min()
