@@ -175,7 +175,7 @@ class Matching:
         needed = [tcol, *self.exact, *self.covariates]
         if score_is_col:
             needed.append(self.score)
-        if self.score == "employability" and not score_is_col:
+        if isinstance(self.score, str) and self.score == "employability" and not score_is_col:
             if self.score_outcome is None:
                 raise DataError(
                     "score='employability' needs a column 'employability' in the data or "
@@ -226,6 +226,7 @@ class Matching:
             frame, ex = drop_missing(frame, check_cols, reason="missing value in a matching column")
             factors = {c: pd.factorize(frame[c])[0] for c in self.exact}
             excluded.extend(ex)
+        labels = frame.index  # the caller's row labels: results and pairs keep them
         if not (
             isinstance(frame.index, pd.RangeIndex) and frame.index.equals(pd.RangeIndex(len(frame)))
         ):
@@ -451,7 +452,10 @@ class Matching:
         )
         if distance is not None:
             out["distance"] = distance
-        pairs = _pairs_frame(mm, idx1, frame, self.id, distance) if mm is not None else None
+        if score_is_array:
+            out = out.drop(columns="_score_")
+        out.index = labels
+        pairs = _pairs_frame(mm, idx1, out, self.id, distance) if mm is not None else None
         return MatchResult(
             method=self.method,
             n_obs=len(frame),

@@ -1,0 +1,56 @@
+"""Review findings: results keep the caller's row labels (pairs pointed at the wrong rows
+after rows were dropped or with a non-default index); an array score works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trialkit as tk
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = 400
+    age = rng.normal(45, 8, n)
+    x = rng.normal(size=n)
+    treated = (rng.random(n) < 1 / (1 + np.exp(-(age - 48) / 6 - 0.5 * x))).astype(int)
+    return pd.DataFrame({"age": age, "x": x, "treated": treated, "y": rng.normal(size=n)})
+
+
+def _check_labels(d: pd.DataFrame, m) -> None:
+    # every matched row is the caller's row with that label, and pairs join treated to controls
+    pd.testing.assert_frame_equal(m.matched[d.columns], d.loc[m.matched.index])
+    assert (d.loc[m.pairs["treated"].to_numpy(), "treated"] == 1).all()
+    assert (d.loc[m.pairs["control"].to_numpy(), "treated"] == 0).all()
+    assert set(m.pairs["control"]) <= set(m.matched.index)
+
+
+def test_rows_dropped_for_missing_values_keep_their_labels(data):
+    d = data.copy()
+    d.loc[[0, 5, 17], "x"] = np.nan
+    m = tk.match(d, treatment="treated", covariates=["age", "x"], missing="drop")
+    assert m.excluded[0].n == 3
+    assert not set(m.data.index) & {0, 5, 17}
+    _check_labels(d, m)
+
+
+def test_string_and_shuffled_index_are_kept(data):
+    d = data.set_axis([f"p{i}" for i in range(len(data))]).sample(frac=1, random_state=1)
+    m = tk.match(d, treatment="treated", covariates=["age", "x"])
+    _check_labels(d, m)
+    # the same matched set as with the default index (labels aside)
+    m0 = tk.match(data, treatment="treated", covariates=["age", "x"])
+    assert sorted(m.matched.index) == sorted(f"p{i}" for i in m0.matched.index)
+
+
+@pytest.mark.parametrize("kind", ["ndarray", "series", "list"])
+def test_array_score_equals_a_score_column(data, kind):
+    s = np.linspace(0.1, 0.9, len(data))
+    as_col = tk.match(data.assign(s=s), treatment="treated", score="s")
+    given = {"ndarray": s, "series": pd.Series(s), "list": s.tolist()}[kind]
+    m = tk.match(data, treatment="treated", score=given)
+    np.testing.assert_array_equal(m.weights, as_col.weights)
+    assert "_score_" not in m.data.columns
