@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.errors import DataError, DesignError
-from trialkit.randomisation import itt, randomisation_test, randomise
+from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
+from trialkit.randomisation import balance, itt, randomisation_test, randomise
 
 # --- 1. exact enumeration counts the arrangements before enumerating them -------------------
 
@@ -77,3 +77,59 @@ def test_blocked_estimate_matches_hand_computation_unequal_ratios() -> None:
     assert itt(d, outcome="y", strata="s").to_frame().loc["treatment", "estimate"] == (
         pytest.approx(hand, abs=1e-12)
     )
+
+
+# --- 3. infinite outcomes and covariates are a DataError naming the column ---------------------
+
+
+def _trial(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, object]:
+    rng = np.random.default_rng(seed)
+    u = pd.DataFrame(
+        {
+            "person_id": np.arange(n),
+            "band": rng.choice(["a", "b"], n),
+            "x": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
+    a = randomise(u, strata="band", seed=1)
+    d = u.merge(a.table[["person_id", "arm"]])
+    d["y"] = d["x"] + 0.5 * (d["arm"] == "treatment") + rng.normal(size=n)
+    return d, a
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_outcome_is_data_error(value: float) -> None:
+    d, a = _trial()
+    bad = d.assign(y=d["y"].where(d.index != 3, value))
+    for call in (
+        lambda: randomisation_test(bad, outcome="y", assignment=a, n_draws=50, seed=0),
+        lambda: randomisation_test(bad, outcome="y", n_draws=50, seed=0),
+        lambda: itt(bad, outcome="y"),
+        lambda: itt(bad, outcome="y", strata="band"),
+    ):
+        with pytest.raises(DataError, match=r"column 'y' .*1 infinite values \(rows \[3\]\)"):
+            call()
+
+
+def test_infinite_covariate_is_data_error() -> None:
+    d, a = _trial()
+    bad = d.assign(x=d["x"].where(d.index != 5, np.inf))
+    with pytest.raises(DataError, match=r"column 'x' .*infinite"):
+        itt(bad, outcome="y", method="lin", covariates=["x"])
+    with pytest.raises(DataError, match=r"column 'x' .*infinite"):
+        balance(bad, covariates=["x"], n_draws=0)
+    with pytest.raises(DataError, match=r"column 'x' .*infinite"):
+        a.balance(bad, covariates=["x2", "x"], n_draws=0)
+
+
+def test_missing_values_keep_their_handling() -> None:
+    d, a = _trial()
+    gap = d.assign(y=d["y"].where(d.index != 3))
+    with pytest.raises(DataError, match="missing values"):
+        randomisation_test(gap, outcome="y", assignment=a, n_draws=50, seed=0)
+    with pytest.warns(ExcludedRowsWarning):
+        r = itt(gap, outcome="y")
+    assert r.n_obs == len(d) - 1
+    with pytest.raises(DataError, match="missing values"):
+        balance(d.assign(x=d["x"].where(d.index != 5)), covariates=["x"], n_draws=0)

@@ -17,6 +17,7 @@ from trialkit._parallel import map_replications
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit.errors import DataError, DesignError
+from trialkit.randomisation._validate import require_finite
 from trialkit.results import Result, jsonable
 
 __all__ = ["balance", "Balance"]
@@ -225,6 +226,7 @@ def balance(
         levels = sorted(set(arms_s))
         bern, p = False, None
     require_no_missing(units, covs, name="units")
+    require_finite(units, covs, name="units")
     if str(control) not in levels:
         raise DataError(f"control arm {control!r} not among the arms {levels}")
     X, names = _covariate_matrix(units, covs)

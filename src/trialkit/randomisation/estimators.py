@@ -27,6 +27,7 @@ from trialkit._checks import (
 )
 from trialkit.errors import DataError, DesignError, FewClustersWarning
 from trialkit.randomisation import _core
+from trialkit.randomisation._validate import require_finite
 from trialkit.results import EffectTable, effect_table
 
 __all__ = ["itt", "ITTMethod"]
@@ -148,6 +149,7 @@ def itt(
     ]
     require_columns(data, needed)
     require_numeric(data, [outcome, *cov_cols, *([probability] if probability else [])])
+    require_finite(data, [outcome, *cov_cols])
     d, excluded = drop_missing(data[needed], needed)
     if len(d) == 0:
         raise DataError("no complete rows left after excluding missing values")

@@ -32,6 +32,7 @@ from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit.errors import DataError, DesignError
 from trialkit.randomisation import _core
+from trialkit.randomisation._validate import require_finite
 from trialkit.results import EffectTable
 
 __all__ = ["randomisation_test", "RandomisationTest", "Mechanism", "mechanism_from"]
@@ -566,6 +567,7 @@ def randomisation_test(
         rule = cert.get("rerandomisation")
         if rule:
             require_columns(data, rule["covariates"])
+            require_finite(data, rule["covariates"])
             cov = data[rule["covariates"]].to_numpy(dtype=float)
             threshold = float(rule["threshold"])
         arm_levels = list(cert["arms"])
@@ -582,6 +584,7 @@ def randomisation_test(
     if method not in ("complete", "bernoulli"):
         raise DesignError(f"`method` must be one of ['complete', 'bernoulli']; got {method!r}")
     require_numeric(data, outcome)
+    require_finite(data, outcome)
     if data[outcome].isna().any() or data[arm].isna().any():
         raise DataError(
             f"randomisation inference needs the outcome of every randomised unit; {outcome!r} or {arm!r} "
