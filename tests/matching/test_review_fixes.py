@@ -54,3 +54,22 @@ def test_array_score_equals_a_score_column(data, kind):
     m = tk.match(data, treatment="treated", score=given)
     np.testing.assert_array_equal(m.weights, as_col.weights)
     assert "_score_" not in m.data.columns
+
+
+def test_bad_inputs_name_the_problem(data):
+    from trialkit.errors import DataError, DesignError
+
+    bad = data.assign(x=data["x"].where(data.index > 0, np.inf))
+    with pytest.raises(DataError, match=r"'x' has 1 infinite"):
+        tk.match(bad, treatment="treated", covariates=["age", "x"])
+    m = tk.match(data, treatment="treated", covariates=["age", "x"])
+    with pytest.raises(DesignError, match="method='regression'"):
+        m.effect("y", covariates=["age"])  # would be silently ignored by the difference
+    with pytest.raises(DataError, match="'label'.*numeric"):
+        tk.match(data.assign(label="a"), treatment="treated", covariates=["age", "x"]).effect(
+            "label"
+        )
+    # regression adjustment does use them: a different estimate from the plain difference
+    a = m.effect("y", method="regression", covariates=["age"]).table["estimate"].iloc[0]
+    b = m.effect("y").table["estimate"].iloc[0]
+    assert a != pytest.approx(b, abs=1e-12)

@@ -21,6 +21,7 @@ from trialkit._checks import (
     require_binary,
     require_columns,
     require_frame,
+    require_numeric,
     require_unique,
 )
 from trialkit._rng import as_seed_sequence, seed_record
@@ -187,6 +188,14 @@ class Matching:
             needed.append(self.id)
         needed = list(dict.fromkeys(needed))
         require_columns(data, needed)
+        for c in [*self.covariates, *([self.score] if score_is_col else [])]:
+            col = data[c]
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                n_inf = int(np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).sum())
+                if n_inf:
+                    raise DataError(
+                        f"column {c!r} has {n_inf} infinite values; matching needs finite values"
+                    )
         if data[tcol].dtype != bool:  # a bool column is binary by its type
             require_binary(data, tcol)
         if self.id is not None:
@@ -866,6 +875,11 @@ class MatchResult(Result):
         outs = as_list(outcome)
         if not outs:
             raise DataError("`outcome` must name at least one column")
+        if covariates is not None and method != "regression":
+            raise DesignError(
+                "`covariates` adjust the estimate only with method='regression'; got "
+                f"method={method!r}"
+            )
         data = self.data
         if outcomes is not None:
             if self.spec.id is None:
@@ -878,6 +892,7 @@ class MatchResult(Result):
                 outcomes[[self.spec.id, *outs]], on=self.spec.id, how="left", validate="many_to_one"
             )
         require_columns(data, outs)
+        require_numeric(data, outs, name="matched data")
         replace = bool(self.spec.replace) and self.spec.method == "nearest"
         se_type = se
         if se == "auto":
