@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
-from trialkit.randomisation import balance, itt, randomisation_test, randomise
+from trialkit.randomisation import (
+    SequentialRandomiser,
+    balance,
+    itt,
+    randomisation_test,
+    randomise,
+    verify_log,
+)
 
 # --- 1. exact enumeration counts the arrangements before enumerating them -------------------
 
@@ -133,3 +140,59 @@ def test_missing_values_keep_their_handling() -> None:
     assert r.n_obs == len(d) - 1
     with pytest.raises(DataError, match="missing values"):
         balance(d.assign(x=d["x"].where(d.index != 5)), covariates=["x"], n_draws=0)
+
+
+# --- 4. sequential ids are canonical (1.0 is 1) and must not be missing ------------------------
+
+
+def test_sequential_same_person_as_float_then_int_is_refused(tmp_path) -> None:
+    r = SequentialRandomiser.create(tmp_path / "t.json", seed=3)
+    r.assign(pd.DataFrame({"person_id": [1.0, 2.0]}))
+    with pytest.raises(DataError, match="already randomised"):
+        r.assign(pd.DataFrame({"person_id": [1, 2]}))
+    with pytest.raises(DataError, match="already randomised"):
+        SequentialRandomiser.open(tmp_path / "t.json").assign(pd.DataFrame({"person_id": [2]}))
+    assert r.log()["id"].tolist() == ["1", "2"]  # logged as the integers they are
+
+
+def test_sequential_int_then_float_and_duplicates_within_batch(tmp_path) -> None:
+    r = SequentialRandomiser.create(tmp_path / "t.json", seed=3)
+    r.assign(pd.DataFrame({"person_id": [5, 6]}))
+    with pytest.raises(DataError, match="already randomised"):
+        r.assign(pd.DataFrame({"person_id": [6.0, 7.0]}))
+    with pytest.raises(DataError, match="must identify rows uniquely"):
+        r.assign(pd.DataFrame({"person_id": pd.Series([8, 8.0], dtype=object)}))
+    with pytest.raises(DataError, match="non-integer floats"):
+        r.assign(pd.DataFrame({"person_id": [8.5]}))
+
+
+def test_sequential_missing_id_is_data_error(tmp_path) -> None:
+    r = SequentialRandomiser.create(tmp_path / "t.json", seed=3)
+    with pytest.raises(DataError, match="'person_id' .*1 missing values"):
+        r.assign(pd.DataFrame({"person_id": [1.0, np.nan, 3.0]}))
+    assert r.n_assigned == 0
+
+
+def test_sequential_old_log_with_float_text_ids_still_guards(tmp_path) -> None:
+    # logs written before canonical ids hold float ids as text such as "1.0"
+    r = SequentialRandomiser.create(tmp_path / "t.json", seed=3)
+    r._append(
+        [
+            {
+                "seq": 1,
+                "kind": "assignment",
+                "id": "1.0",
+                "stratum": "all",
+                "arm": "control",
+                "block": 1,
+                "batch": "m1",
+            }
+        ]
+    )
+    r._save()
+    assert bool(verify_log(tmp_path / "t.json.log"))
+    r2 = SequentialRandomiser.open(tmp_path / "t.json")
+    for ids in ([1], [1.0]):
+        with pytest.raises(DataError, match="already randomised"):
+            r2.assign(pd.DataFrame({"person_id": ids}))
+    assert r2.assign(pd.DataFrame({"person_id": [2]}))["arm"].notna().all()

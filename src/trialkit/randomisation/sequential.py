@@ -18,6 +18,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,48 @@ def verify_log(path: str | os.PathLike[str]) -> VerifyReport:
                 ),
             )
     return VerifyReport(True, ())
+
+
+_INT_FLOAT_TEXT = re.compile(r"-?\d+\.0+")
+
+
+def _id_keys(s: pd.Series, *, column: str) -> np.ndarray:
+    """The ids as the log records them: text of the canonical id (``str`` objects).
+
+    As :func:`~trialkit.randomisation.randomise` does, integer-valued floats are
+    the integers they hold (``1.0`` is the person ``1``); non-integer floats and
+    booleans are refused, and so are missing ids.
+    """
+    miss = s.isna().to_numpy()
+    if miss.any():
+        raise DataError(
+            f"column {column!r} (the id) of `arrivals` has {int(miss.sum())} missing values; "
+            "every arrival needs an id"
+        )
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"column {column!r} (the id) must hold integers or strings; got booleans")
+    if pd.api.types.is_float_dtype(s):
+        v = s.to_numpy(dtype=float)
+        if not np.all(v == np.round(v)):
+            raise DataError(
+                f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
+            )
+        return s.astype(np.int64).astype(str).to_numpy(dtype=object)
+    if s.dtype == object:
+        # mixed objects: an integer-valued float element is that integer
+        vals = [
+            int(x) if isinstance(x, (float, np.floating)) and float(x).is_integer() else x
+            for x in s.to_numpy()
+        ]
+        return pd.Series(vals, dtype=object).astype(str).to_numpy(dtype=object)
+    return s.astype(str).to_numpy(dtype=object)
+
+
+def _logged_keys(logged: str) -> tuple[str, ...]:
+    """Keys an id written to an older log stands for (``"1.0"`` was the float id 1.0)."""
+    if _INT_FLOAT_TEXT.fullmatch(logged):
+        return (logged, str(int(logged.split(".")[0])))
+    return (logged,)
 
 
 class SequentialRandomiser:
@@ -212,7 +255,7 @@ class SequentialRandomiser:
             for line in fh:
                 rec = json.loads(line)
                 if rec.get("kind") == "assignment":
-                    obj._assigned.add(rec["id"])
+                    obj._assigned.update(_logged_keys(str(rec["id"])))
         return obj
 
     # -- properties ------------------------------------------------------------
@@ -278,11 +321,11 @@ class SequentialRandomiser:
         idc = st["id"]
         require_frame(arrivals, name="arrivals")
         require_columns(arrivals, [idc, *st["strata"]], name="arrivals")
-        require_unique(arrivals, idc, name="arrivals")
+        ids = _id_keys(arrivals[idc], column=idc)
+        require_unique(pd.DataFrame({idc: ids}), idc, name="arrivals")
         for c in st["strata"]:
             if arrivals[c].isna().any():
                 raise DataError(f"strata column {c!r} of `arrivals` has missing values")
-        ids = arrivals[idc].astype(str).to_numpy()
         again = [i for i in ids if i in self._assigned]
         if again:
             raise DataError(f"{len(again)} arrivals were already randomised, e.g. {again[:5]}")
