@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
 from trialkit.randomisation import (
@@ -16,6 +17,7 @@ from trialkit.randomisation import (
     itt,
     randomisation_test,
     randomise,
+    verify,
     verify_log,
 )
 
@@ -196,3 +198,42 @@ def test_sequential_old_log_with_float_text_ids_still_guards(tmp_path) -> None:
         with pytest.raises(DataError, match="already randomised"):
             r2.assign(pd.DataFrame({"person_id": ids}))
     assert r2.assign(pd.DataFrame({"person_id": [2]}))["arm"].notna().all()
+
+
+# --- 5a. re-randomisation with constant or collinear covariates: distance on their span --------
+
+
+def _rerandomisation_units(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    return pd.DataFrame({"person_id": range(n), "x": x, "c": 1.0, "x2": 2.0 * x - 1.0})
+
+
+@pytest.mark.parametrize("extra", ["c", "x2"])
+def test_rerandomise_singular_covariates_use_their_span(extra: str) -> None:
+    u = _rerandomisation_units()
+    ref = randomise(u, method="rerandomised", covariates=["x"], seed=1)
+    a = randomise(u, method="rerandomised", covariates=["x", extra], seed=1)
+    rule = a.certificate["rerandomisation"]
+    assert rule["threshold"] == pytest.approx(stats.chi2.ppf(0.1, 1))  # df = rank = 1
+    # Mahalanobis distance on the span of x: (xbar1 - xbar0)^2 / (s^2 (1/n1 + 1/n0))
+    t = (a.table.set_index("person_id").loc[u["person_id"], "arm"] == "treatment").to_numpy()
+    x = u["x"].to_numpy()
+    hand = (x[t].mean() - x[~t].mean()) ** 2 / (x.var(ddof=1) * (1 / t.sum() + 1 / (~t).sum()))
+    assert a.meta["mahalanobis"] == pytest.approx(hand, rel=1e-9)
+    assert hand <= rule["threshold"]
+    assert (a.table["arm"].to_numpy() == ref.table["arm"].to_numpy()).all()
+    assert verify(u, a.certificate)
+    d = u.merge(a.table[["person_id", "arm"]])
+    d["y"] = d["x"] + np.arange(len(d)) % 3
+    r = randomisation_test(d, outcome="y", assignment=a, n_draws=200, seed=0).to_frame()
+    r_ref = randomisation_test(d, outcome="y", assignment=ref, n_draws=200, seed=0).to_frame()
+    assert np.allclose(r.to_numpy(dtype=float), r_ref.to_numpy(dtype=float))
+
+
+def test_rerandomise_constant_covariates_only_is_design_error() -> None:
+    u = _rerandomisation_units()
+    with pytest.raises(DesignError, match=r"covariates \['c'\] are constant"):
+        randomise(u, method="rerandomised", covariates=["c"], seed=1)
+    with pytest.raises(DataError, match=r"column 'x' .*infinite"):
+        randomise(u.assign(x=np.inf), method="rerandomised", covariates=["x"], seed=1)

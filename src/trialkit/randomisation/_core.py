@@ -37,6 +37,7 @@ __all__ = [
     "blocked_dim",
     "linear_statistic_coefficients",
     "permute_within",
+    "covariance_span",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -740,3 +741,36 @@ def permute_within(
     keys += strata[None, :]
     idx = np.argsort(keys, axis=1)
     return np.take_along_axis(out, idx, axis=1)
+
+
+# ---------------------------------------------------------------------------
+# re-randomisation balance statistic
+_SPAN_RTOL = 1e-10
+
+
+def covariance_span(S: np.ndarray) -> tuple[np.ndarray | None, int]:
+    r"""Rank of a covariance matrix and, when singular, its pseudo-inverse on its span.
+
+    Returns ``(None, K)`` when ``S`` (``K x K``) has full rank, so callers keep
+    their exact solve; otherwise ``(S^+, r)`` with :math:`S^+ = V_r \Lambda_r^{-1} V_r'`
+    over the eigenvalues above ``1e-10`` times the largest. With constant or
+    collinear covariates the Mahalanobis distance :math:`d' S^+ d` is the distance
+    on the span of the covariates, and under complete randomisation Morgan &
+    Rubin's (2012) statistic is then approximately :math:`\chi^2_{r(k-1)}`.
+
+    Examples
+    --------
+    >>> covariance_span(np.array([[2.0, 4.0], [4.0, 8.0]]))[1]
+    1
+    >>> covariance_span(np.eye(2))
+    (None, 2)
+    """
+    S = np.atleast_2d(np.asarray(S, dtype=float))
+    w, V = np.linalg.eigh(S)
+    top = float(w.max(initial=0.0))
+    keep = w > top * _SPAN_RTOL if top > 0 else np.zeros(w.size, dtype=bool)
+    rank = int(keep.sum())
+    if rank == S.shape[0]:
+        return None, rank
+    Vr = V[:, keep]
+    return (Vr / w[keep]) @ Vr.T, rank

@@ -30,6 +30,7 @@ from trialkit._typing import SeedLike
 from trialkit._version import __version__
 from trialkit.errors import DataError, DesignError
 from trialkit.randomisation import _core
+from trialkit.randomisation._validate import require_finite
 from trialkit.results import Result, jsonable
 
 __all__ = [
@@ -457,6 +458,7 @@ def _prepare_v1(
 
         require_numeric(units, covariates, name="units")
         require_no_missing(units, covariates, name="units", id=id)
+        require_finite(units, covariates, name="units")
         cov = units[covariates].to_numpy(dtype=float)
     if cluster is None:
         return _Prepared(
@@ -510,12 +512,38 @@ def _prepare_v1(
     )
 
 
+def _covariate_rank(units: pd.DataFrame, covariates: list[str]) -> int:
+    """Rank of the covariance of the re-randomisation covariates (the chi-square df per arm).
+
+    Constant or collinear covariates leave fewer dimensions than columns; none left
+    is a :class:`DesignError` naming the covariates.
+    """
+    from trialkit._checks import require_no_missing, require_numeric
+
+    require_columns(units, covariates, name="units")
+    require_numeric(units, covariates, name="units")
+    require_no_missing(units, covariates, name="units")
+    require_finite(units, covariates, name="units")
+    X = units[covariates].to_numpy(dtype=float)
+    if X.shape[0] < 2:
+        return len(covariates)
+    _, rank = _core.covariance_span(np.cov(X, rowvar=False))
+    if rank == 0:
+        raise DesignError(
+            f"re-randomisation covariates {covariates} are constant; there is nothing to balance"
+        )
+    return rank
+
+
 def _mahalanobis(cov: np.ndarray, t: np.ndarray) -> float:
     r"""Morgan & Rubin (2012) :math:`M = (\bar x_1-\bar x_0)'[S(1/n_1+1/n_0)]^{-1}(\bar x_1-\bar x_0)`."""
     n1 = t.sum()
     n0 = t.size - n1
     d = cov[t].mean(axis=0) - cov[~t].mean(axis=0)
     S = np.atleast_2d(np.cov(cov, rowvar=False))
+    pinv, _ = _core.covariance_span(S)
+    if pinv is not None:  # constant or collinear covariates: distance on their span
+        return float(d @ pinv @ d / (1 / n1 + 1 / n0))
     return float(d @ np.linalg.solve(S * (1 / n1 + 1 / n0), d))
 
 
@@ -657,6 +685,7 @@ def _prepare_v2(
 
         require_numeric(units, covariates, name="units")
         require_no_missing(units, covariates, name="units", id=id)
+        require_finite(units, covariates, name="units")
         cov = units[covariates].to_numpy(dtype=float)
     ccode = None
     clabels: list[str] | None = None
@@ -1028,7 +1057,9 @@ def _balance_statistic(cov: np.ndarray, codes: np.ndarray, k: int) -> float:
     )
     d = sums / nj[:, None] - cov.mean(axis=0)[None, :]
     S = np.atleast_2d(np.cov(cov, rowvar=False))
-    sol = np.linalg.solve(S, d.T)  # (K, k)
+    pinv, _ = _core.covariance_span(S)
+    # constant or collinear covariates: the distance on their span (pseudo-inverse)
+    sol = np.linalg.solve(S, d.T) if pinv is None else pinv @ d.T  # (K, k)
     del n
     return float(np.sum(nj * np.einsum("jc,cj->j", d, sol)))
 
@@ -1297,9 +1328,12 @@ def randomise(
         ``rerandomised``: covariates of the balance criterion.
     acceptance : float, optional
         ``rerandomised``: acceptance probability :math:`p_a`; the threshold is the
-        :math:`p_a` quantile of :math:`\chi^2_{K(k-1)}` (``K`` covariates, ``k``
-        arms), the asymptotic distribution of :math:`M` under complete
-        randomisation. Default 0.1 unless ``threshold``.
+        :math:`p_a` quantile of :math:`\chi^2_{K(k-1)}` (``K`` the rank of the
+        covariates' covariance, their number unless some are constant or
+        collinear; ``k`` arms), the asymptotic distribution of :math:`M` under
+        complete randomisation. With a singular covariance :math:`M` uses its
+        pseudo-inverse (the distance on the covariates' span); constant
+        covariates only are a :class:`DesignError`. Default 0.1 unless ``threshold``.
     threshold : float, optional
         ``rerandomised``: accept when :math:`M \le` threshold.
     max_draws : int
@@ -1470,7 +1504,7 @@ def randomise(
                 pa = 0.1 if acceptance is None else float(acceptance)
                 if not 0 < pa <= 1:
                     raise DesignError(f"`acceptance` must be in (0, 1]; got {acceptance!r}")
-                df = len(cov_cols) * (len(names) - 1)
+                df = _covariate_rank(units, cov_cols) * (len(names) - 1)
                 threshold = float(stats.chi2.ppf(pa, df)) if pa < 1 else float("inf")
             elif not threshold > 0:
                 raise DesignError(f"`threshold` must be > 0; got {threshold!r}")

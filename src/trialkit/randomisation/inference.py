@@ -111,7 +111,8 @@ def _mahalanobis_rows(X: np.ndarray | None, Z: np.ndarray, n_arms: int) -> np.nd
     assert X is not None
     xbar = X.mean(axis=0)
     S = np.atleast_2d(np.cov(X, rowvar=False))
-    Sinv = np.linalg.inv(S)
+    pinv, _ = _core.covariance_span(S)  # constant or collinear covariates: their span
+    Sinv = np.linalg.inv(S) if pinv is None else pinv
     out = np.zeros(Z.shape[0])
     for j in range(n_arms):
         T = Z == j
