@@ -188,7 +188,7 @@ class Matching:
             needed.append(self.id)
         needed = list(dict.fromkeys(needed))
         require_columns(data, needed)
-        for c in [*self.covariates, *([self.score] if score_is_col else [])]:
+        for c in self.covariates:  # (a score column has its own check below)
             col = data[c]
             if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
                 n_inf = int(np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).sum())
