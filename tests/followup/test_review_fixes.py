@@ -104,3 +104,19 @@ def test_time_zone_aware_dates_count_local_calendar_days(register, tz):
     eod = pd.Timestamp("2019-12-31", tz=tz)
     again = tk.follow_up(local, pe, origin="origin", months=24, end_of_data=eod)
     pd.testing.assert_frame_equal(again.durations(), naive.durations())
+
+
+def test_cox_names_constant_and_collinear_covariates():
+    rng = np.random.default_rng(2)
+    n = 300
+    d = pd.DataFrame({"trt": rng.integers(0, 2, n), "age": rng.normal(40, 9, n)})
+    d["t"] = rng.exponential(1 / np.exp(0.4 * d["trt"]))
+    d["e"] = (rng.random(n) < 0.8).astype(int)
+    with pytest.raises(DataError, match=r"\['k'\] are constant"):
+        tk.followup.cox(d.assign(k=1.0), duration="t", event="e", covariates=["trt", "k"])
+    with pytest.raises(DataError, match=r"\['age2'\] are linear combinations"):
+        tk.followup.cox(
+            d.assign(age2=2 * d["age"] - 3), duration="t", event="e", covariates=["age", "age2"]
+        )
+    ok = tk.followup.cox(d, duration="t", event="e", covariates=["trt", "age"]).to_frame()
+    assert np.isfinite(ok["se"]).all()

@@ -62,6 +62,30 @@ def _prepare(
     return kept, excluded
 
 
+def _require_identified(x: np.ndarray, covs: list[str]) -> None:
+    """Cox covariates must vary and not be collinear (no intercept: a constant is aliased
+    with the baseline hazard); name the culprits."""
+    if not np.isfinite(x).all():
+        bad = [c for j, c in enumerate(covs) if not np.isfinite(x[:, j]).all()]
+        raise DataError(f"covariates {bad} have infinite values")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return
+    const = [c for j, c in enumerate(covs) if np.ptp(x[:, j]) == 0]
+    if const:
+        raise DataError(
+            f"covariates {const} are constant, so their hazard ratios are not identified; drop them"
+        )
+    xc = x - x.mean(axis=0)
+    rank = np.linalg.matrix_rank(xc)
+    if rank < x.shape[1]:
+        # the covariates that are linear combinations of the ones before them
+        alias = [c for j, c in enumerate(covs) if np.linalg.matrix_rank(xc[:, : j + 1]) <= j]
+        raise DataError(
+            f"covariates {covs} are collinear ({alias} are linear combinations of the ones "
+            "before them), so their hazard ratios are not identified; drop one of each set"
+        )
+
+
 def _group_codes(kept: pd.DataFrame, group: str | None) -> tuple[np.ndarray, list[Any]]:
     if group is None:
         return np.zeros(len(kept), dtype=np.int64), ["all"]
@@ -464,6 +488,7 @@ def cox(
     kept, excluded = _prepare(data, duration=duration, event=event, extra=extra)
     require_numeric(kept, covs)
     x = kept[covs].to_numpy(dtype=float)
+    _require_identified(x, covs)
     ev = kept[event].to_numpy().astype(bool)
     if not ev.any():
         raise EstimationError("no events: the Cox model cannot be fitted")
