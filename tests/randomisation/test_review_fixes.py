@@ -237,3 +237,30 @@ def test_rerandomise_constant_covariates_only_is_design_error() -> None:
         randomise(u, method="rerandomised", covariates=["c"], seed=1)
     with pytest.raises(DataError, match=r"column 'x' .*infinite"):
         randomise(u.assign(x=np.inf), method="rerandomised", covariates=["x"], seed=1)
+
+
+# --- 5b. balance of a constant covariate: SMD 0 and variance ratio NaN (R's cobalt) -----------
+
+
+def test_balance_constant_covariate_smd_zero_as_cobalt() -> None:
+    rng = np.random.default_rng(0)
+    u = pd.DataFrame({"person_id": range(60), "x": rng.normal(size=60)})
+    a = randomise(u, seed=1)
+    uu = u.assign(c=1.0, c2=0.1)
+    b = a.balance(uu, covariates=["c", "c2", "x"], n_draws=100, seed=0)
+    t = b.to_frame()
+    assert (t.loc[["c", "c2"], "smd"] == 0.0).all()
+    assert t.loc[["c", "c2"], "variance_ratio"].isna().all()
+    # the varying covariate: closed form, and the omnibus test as with it alone
+    arm = a.table.set_index("person_id").loc[u["person_id"], "arm"].to_numpy()
+    x1, x0 = u["x"][arm == "treatment"], u["x"][arm == "control"]
+    smd = (x1.mean() - x0.mean()) / np.sqrt((x1.var() + x0.var()) / 2)
+    assert t.loc["x", "smd"] == pytest.approx(smd, rel=1e-12)
+    assert t.loc["x", "variance_ratio"] == pytest.approx(x1.var() / x0.var(), rel=1e-12)
+    alone = a.balance(u, covariates=["x"], n_draws=100, seed=0).omnibus
+    pd.testing.assert_frame_equal(b.omnibus, alone)
+    only = a.balance(uu, covariates=["c"], n_draws=100, seed=0)
+    assert only.omnibus.loc["treatment", "df1"] == 0
+    assert np.isnan(only.omnibus.loc["treatment", ["F", "p_F", "p_randomisation"]]).all()
+    with pytest.raises(DataError, match=r"column 'x' .*infinite"):
+        a.balance(u.assign(x=u["x"].where(u.index != 0, np.inf)), covariates=["x"], n_draws=0)

@@ -107,6 +107,14 @@ def _covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.nda
     return np.column_stack(cols), names
 
 
+def _variance(x: np.ndarray) -> np.ndarray:
+    """Column sample variances; exactly 0 for a column of identical values (no rounding residue)."""
+    if x.shape[0] < 2:
+        return np.full(x.shape[1], np.nan)
+    v = x.var(axis=0, ddof=1)
+    return np.where(np.ptp(x, axis=0) == 0, 0.0, v)
+
+
 def _score(Z: np.ndarray, sel: np.ndarray, Q: np.ndarray, ai: int) -> np.ndarray:
     """R^2 of the arm indicator on the covariates, over the units in ``sel``, per draw."""
     t = (Z == ai).astype(float) * sel
@@ -243,9 +251,15 @@ def balance(
         ai = lut[a_name]
         x1, x0 = X[z == ai], X[z == ctrl]
         m1, m0 = x1.mean(axis=0), x0.mean(axis=0)
-        v1, v0 = x1.var(axis=0, ddof=1), x0.var(axis=0, ddof=1)
+        v1, v0 = _variance(x1), _variance(x0)
+        diff = m1 - m0
+        # as R's cobalt (col_w_smd): a mean difference of zero is an SMD of 0 (so a
+        # covariate constant across both arms has SMD 0, and variance ratio 0/0 = NaN)
+        zero = np.abs(diff) < np.sqrt(np.finfo(float).eps) * np.maximum(
+            1.0, np.maximum(np.abs(m1), np.abs(m0))
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
-            smd = (m1 - m0) / np.sqrt((v1 + v0) / 2)
+            smd = np.where(zero, 0.0, diff / np.sqrt((v1 + v0) / 2))
             vr = v1 / v0
         for j, nm in enumerate(names):
             rows.append((m0[j], m1[j], smd[j], vr[j]))
@@ -254,11 +268,14 @@ def balance(
         sel = (z == ai) | (z == ctrl)
         Xs = X[sel]
         Xc = Xs - Xs.mean(axis=0)
-        keep = Xc.std(axis=0) > 0
+        keep = np.ptp(Xs, axis=0) > 0  # constant covariates carry no information
+        n_s = int(sel.sum())
+        if not keep.any():  # nothing varies: no omnibus test
+            omni.append((a_name, np.nan, 0, n_s - 1, np.nan, np.nan, n_draws))
+            continue
         Q, R = np.linalg.qr(Xc[:, keep])
         rank = int(np.sum(np.abs(np.diag(R)) > 1e-10 * max(1.0, np.abs(R).max())))
         Q = Q[:, :rank]
-        n_s = int(sel.sum())
         r2_obs = float(_r2(z[sel][None, :], Q, ctrl, ai)[0])
         F = (r2_obs / rank) / ((1 - r2_obs) / (n_s - rank - 1))
         p_f = float(stats.f.sf(F, rank, n_s - rank - 1))
