@@ -58,3 +58,20 @@ def test_unreachable_binary_cluster_mde_is_an_error():
     with pytest.raises(DesignError, match="no increase from baseline"):
         d.mde(n_clusters=4)
     assert np.isfinite(d.mde(n_clusters=60).mde)
+
+
+def test_arguments_that_do_not_broadcast_are_a_design_error():
+    d = tk.power.IndividualRCT(sd=1)
+    with pytest.raises(DesignError, match=r"`effect` \(2,\), `n_total` \(3,\)"):
+        d.power(effect=[0.1, 0.2], n_total=[10, 20, 30])
+    grid = d.power(effect=[[0.1], [0.2]], n_total=[10, 20, 30]).power
+    assert grid.shape == (2, 3)
+    assert grid[1, 2] == pytest.approx(d.power(effect=0.2, n_total=30).power)
+
+
+def test_simulate_refuses_p_values_outside_the_unit_interval():
+    def gen(rng):
+        return rng.normal(size=20)
+
+    with pytest.raises(DesignError, match="outside"):
+        tk.power.simulate(gen, lambda x: float(x.mean()) + 5.0, n_sims=20, seed=1)

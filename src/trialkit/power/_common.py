@@ -88,6 +88,20 @@ def check_effect(effect: Any, *, solving: str | None = None) -> np.ndarray:
     return arr
 
 
+def broadcast(**arrays: Any) -> list[np.ndarray]:
+    """The arrays broadcast to one shape, in the order given; a DesignError naming the
+    parameters and their shapes when they do not broadcast (e.g. 2 effects and 3 sizes)."""
+    vals = [np.asarray(v) for v in arrays.values()]
+    try:
+        return list(np.broadcast_arrays(*vals))
+    except ValueError:
+        shapes = ", ".join(f"`{k}` {np.shape(v)}" for k, v in zip(arrays, vals))
+        raise DesignError(
+            f"array arguments must broadcast to one shape (give equal lengths, a scalar, or "
+            f"arrays of shapes (k, 1) and (m,) for a grid); got {shapes}"
+        ) from None
+
+
 def ceil_int(x: np.ndarray) -> np.ndarray:
     """Ceiling that forgives floating-point noise (63.9999999999 -> 64)."""
     arr = np.asarray(x, dtype=float)

@@ -14,6 +14,7 @@ from trialkit.power._common import (
     ALTERNATIVES,
     OUTCOMES,
     as_out,
+    broadcast,
     ceil_int,
     check_alpha,
     check_choice,
@@ -299,7 +300,7 @@ class ClusterRCT:
         eff = check_effect(effect)
         J = check_positive_array("n_clusters", n_clusters)
         m = self._m(cluster_size)
-        eff, J, m = np.broadcast_arrays(eff, J, m)
+        eff, J, m = broadcast(effect=eff, n_clusters=J, cluster_size=m)
         self._check_J(J, n_clusters)
         pw = self._power(eff, J, m)
         return self._result(
@@ -323,7 +324,7 @@ class ClusterRCT:
         J = check_positive_array("n_clusters", n_clusters)
         pw = check_power(power, self.alpha)
         m = self._m(cluster_size)
-        J, pw, m = np.broadcast_arrays(J, pw, m)
+        J, pw, m = broadcast(n_clusters=J, power=pw, cluster_size=m)
         self._check_J(J, n_clusters)
         lam = self._ncp(pw, J)
         tu = float(self.take_up)
@@ -388,12 +389,12 @@ class ClusterRCT:
         t0 = time.perf_counter()
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
-        eff, pw = np.broadcast_arrays(eff, pw)
+        eff, pw = broadcast(effect=eff, power=pw)
         self._variances(eff)
         tu = float(self.take_up)
         if n_clusters is None:
             m = self._m(cluster_size)
-            eff, pw, m = np.broadcast_arrays(eff, pw, m)
+            eff, pw, m = broadcast(effect=eff, power=pw, cluster_size=m)
             se1 = self._se(eff, np.ones(eff.shape), m)  # se with J = 1
             m0 = _core.critical_value(
                 alpha=self.alpha, sides=sides(self.alternative)
@@ -438,7 +439,7 @@ class ClusterRCT:
                 meta={"target_power": as_out(pw)},
             )
         J = check_positive_array("n_clusters", n_clusters)
-        eff, pw, J = np.broadcast_arrays(eff, pw, J)
+        eff, pw, J = broadcast(effect=eff, power=pw, n_clusters=J)
         self._check_J(J, n_clusters)
         lam = self._ncp(pw, J)
         v0, v1 = self._variances(eff)

@@ -13,6 +13,7 @@ from trialkit.power import _core
 from trialkit.power._common import (
     ALTERNATIVES,
     as_out,
+    broadcast,
     ceil_int,
     check_alpha,
     check_choice,
@@ -163,7 +164,7 @@ class DiDPower:
         t0 = time.perf_counter()
         eff = check_effect(effect)
         n = check_positive_array("n_total", n_total)
-        eff, n = np.broadcast_arrays(eff, n)
+        eff, n = broadcast(effect=eff, n_total=n)
         lam = np.abs(eff) / (self._se1() / np.sqrt(n))
         pw = _core.power_from_ncp(lam, alpha=float(self.alpha), sides=sides(self.alternative))
         return self._result("power", t0, power=as_out(pw), effect=as_out(eff), n_total=as_out(n))
@@ -180,7 +181,7 @@ class DiDPower:
         t0 = time.perf_counter()
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
-        eff, pw = np.broadcast_arrays(eff, pw)
+        eff, pw = broadcast(effect=eff, power=pw)
         n_exact = (self._ncp(pw) * self._se1() / eff) ** 2
         P = float(self.allocation)
         n0, n1 = ceil_int(n_exact * (1 - P)), ceil_int(n_exact * P)
@@ -209,7 +210,7 @@ class DiDPower:
         t0 = time.perf_counter()
         n = check_positive_array("n_total", n_total)
         pw = check_power(power, self.alpha)
-        n, pw = np.broadcast_arrays(n, pw)
+        n, pw = broadcast(n_total=n, power=pw)
         mde = self._ncp(pw) * self._se1() / np.sqrt(n)
         return self._result(
             "mde",

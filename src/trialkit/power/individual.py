@@ -16,6 +16,7 @@ from trialkit.power._common import (
     ALTERNATIVES,
     OUTCOMES,
     as_out,
+    broadcast,
     ceil_int,
     check_alpha,
     check_choice,
@@ -299,7 +300,7 @@ class IndividualRCT:
         t0 = time.perf_counter()
         eff = check_effect(effect)
         n = check_positive_array("n_total", n_total)
-        eff, n = np.broadcast_arrays(eff, n)
+        eff, n = broadcast(effect=eff, n_total=n)
         self._check_n(n, n_total)
         pw = self._power_total(eff, n)
         w = self._weights  # type: ignore[attr-defined]
@@ -337,7 +338,7 @@ class IndividualRCT:
         t0 = time.perf_counter()
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
-        eff, pw = np.broadcast_arrays(eff, pw)
+        eff, pw = broadcast(effect=eff, power=pw)
         if self.outcome == "binary":
             self._probs(eff)
         w = self._weights  # type: ignore[attr-defined]
@@ -426,7 +427,7 @@ class IndividualRCT:
         t0 = time.perf_counter()
         n = check_positive_array("n_total", n_total)
         pw = check_power(power, self.alpha)
-        n, pw = np.broadcast_arrays(n, pw)
+        n, pw = broadcast(n_total=n, power=pw)
         self._check_n(n, n_total)
         w = self._weights  # type: ignore[attr-defined]
         n_eff = n * (1 - self.attrition)

@@ -138,6 +138,12 @@ def simulate(
         )
     if n_ok == 0:
         raise DesignError("no replication produced a p-value; check `estimate`")
+    off = ok & ((p < 0) | (p > 1))
+    if off.any():
+        raise DesignError(
+            f"`estimate` returned {int(off.sum())} p-values outside [0, 1] (e.g. "
+            f'{float(p[off][0])!r}); it must return the p-value (or a mapping with key "p")'
+        )
     power = float(np.mean(p[ok] < a))
     mc_se = math.sqrt(power * (1 - power) / n_ok)
     return SimulationPowerResult(

@@ -18,6 +18,7 @@ from trialkit.power._common import (
     ALTERNATIVES,
     OUTCOMES,
     as_out,
+    broadcast,
     ceil_int,
     check_alpha,
     check_choice,
@@ -323,7 +324,7 @@ class SteppedWedge:
         t0 = time.perf_counter()
         eff = check_effect(effect)
         m = self._m(cluster_period_size)
-        eff, m = np.broadcast_arrays(eff, m)
+        eff, m = broadcast(effect=eff, cluster_period_size=m)
         pw = self._power(eff, m)
         return self._result("power", t0, m=m, power=as_out(pw), effect=as_out(eff))
 
@@ -340,7 +341,7 @@ class SteppedWedge:
         t0 = time.perf_counter()
         pw = check_power(power, self.alpha)
         m = self._m(cluster_period_size)
-        pw, m = np.broadcast_arrays(pw, m)
+        pw, m = broadcast(power=pw, cluster_period_size=m)
         lam = _core.ncp_for_power(
             pw,
             alpha=float(self.alpha),
@@ -391,7 +392,7 @@ class SteppedWedge:
         check_choice("solve_for", solve_for, ("cluster_period_size", "n_clusters"))
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
-        eff, pw = np.broadcast_arrays(eff, pw)
+        eff, pw = broadcast(effect=eff, power=pw)
         self._var_total(eff)
         if solve_for == "cluster_period_size":
             X = self.matrix

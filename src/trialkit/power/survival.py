@@ -14,6 +14,7 @@ from trialkit.power import _core
 from trialkit.power._common import (
     ALTERNATIVES,
     as_out,
+    broadcast,
     ceil_int,
     check_alpha,
     check_choice,
@@ -242,7 +243,7 @@ class Survival:
             )
         hr = self._check_hr(hazard_ratio, solving=True)
         pw = check_power(power, self.alpha)
-        hr, pw = np.broadcast_arrays(hr, pw)
+        hr, pw = broadcast(hazard_ratio=hr, power=pw)
         lam = self._ncp(pw)
         fn = _core.schoenfeld_events if self.method == "schoenfeld" else _core.freedman_events
         d_exact = fn(hazard_ratio=hr, share_treated=float(self.allocation), ncp=lam)
@@ -275,11 +276,11 @@ class Survival:
             if self.method == "rmst":
                 raise DesignError("RMST power depends on persons, not events: give `n_total`")
             d = check_positive_array("events", events)
-            hr, d = np.broadcast_arrays(hr, d)
+            hr, d = broadcast(hazard_ratio=hr, events=d)
             pw = _core.power_from_ncp(self._ncp_events(hr, d), alpha=float(self.alpha), sides=s)
             return self._result("power", t0, power=as_out(pw), effect=as_out(hr), events=as_out(d))
         n = check_positive_array("n_total", n_total)
-        hr, n = np.broadcast_arrays(hr, n)
+        hr, n = broadcast(hazard_ratio=hr, n_total=n)
         pw = self._power_n(hr, n)
         extra: dict[str, Any] = {}
         ev = None
@@ -312,7 +313,7 @@ class Survival:
         t0 = time.perf_counter()
         hr = self._check_hr(hazard_ratio, solving=True)
         pw = check_power(power, self.alpha)
-        hr, pw = np.broadcast_arrays(hr, pw)
+        hr, pw = broadcast(hazard_ratio=hr, power=pw)
         lam = self._ncp(pw)
         P = float(self.allocation)
         extra: dict[str, Any] = {}
@@ -364,7 +365,7 @@ class Survival:
             if self.method == "rmst":
                 raise DesignError("RMST power depends on persons, not events: give `n_total`")
             d = check_positive_array("events", events)
-            d, pw = np.broadcast_arrays(d, pw)
+            d, pw = broadcast(events=d, power=pw)
             lam = self._ncp(pw)
             if self.method == "schoenfeld":
                 step = lam / np.sqrt(d * P * (1 - P))
@@ -384,7 +385,7 @@ class Survival:
                 meta={"target_power": as_out(pw)},
             )
         n = check_positive_array("n_total", n_total)
-        n, pw = np.broadcast_arrays(n, pw)
+        n, pw = broadcast(n_total=n, power=pw)
         up = _core.solve_increasing(
             lambda h: self._power_n(h, n),
             pw,
