@@ -264,3 +264,29 @@ def test_balance_constant_covariate_smd_zero_as_cobalt() -> None:
     assert np.isnan(only.omnibus.loc["treatment", ["F", "p_F", "p_randomisation"]]).all()
     with pytest.raises(DataError, match=r"column 'x' .*infinite"):
         a.balance(u.assign(x=u["x"].where(u.index != 0, np.inf)), covariates=["x"], n_draws=0)
+
+
+# --- 5c, 5i, 5j. balance: missing arms or strata, unknown control -----------------------------
+
+
+def test_balance_missing_arm_or_strata_is_data_error() -> None:
+    d, _ = _trial()
+    with pytest.raises(DataError, match=r"column 'arm' of `units` has 1 missing values"):
+        balance(d.assign(arm=d["arm"].where(d.index != 2)), covariates=["x"], n_draws=0)
+    gap = d.assign(band=d["band"].where(d.index != 4))
+    with pytest.raises(DataError, match=r"column 'band' of `data` has 1 missing values"):
+        randomisation_test(gap, outcome="y", strata="band", n_draws=50, seed=0)
+    with pytest.raises(DataError, match=r"column 'band' of `units` has 1 missing values"):
+        balance(gap, covariates=["x"], strata="band", n_draws=50, seed=0)
+
+
+def test_balance_unknown_control_lists_the_arms() -> None:
+    d, a = _trial()
+    with pytest.raises(DataError, match=r"'ctrl' .*\['control', 'treatment'\]"):
+        a.balance(d, covariates=["x"], control="ctrl", n_draws=0)
+    with pytest.raises(DataError, match=r"'ctrl' not among the arms \['control', 'treatment'\]"):
+        balance(d, covariates=["x"], control="ctrl", n_draws=0)
+    # the default label still means the first arm of a design without a 'control' arm
+    lot = randomise(d, method="lottery", capacity=20, seed=1)
+    b = lot.balance(d, covariates=["x"], n_draws=0)
+    assert b.meta["control"] == lot.certificate["arms"][0]

@@ -221,13 +221,19 @@ def balance(
         strata_arr = sub["stratum"].cat.codes.to_numpy()
         cluster_arr = sub["cluster"].to_numpy() if "cluster" in sub.columns else None
         levels = list(assignment.certificate["arms"])
-        control = levels[0] if control not in levels else control
+        if str(control) not in levels:
+            if control != "control":  # an explicit label that is not an arm of the design
+                raise DataError(
+                    f"control arm {control!r} is not an arm of the assignment; its arms are {levels}"
+                )
+            control = levels[0]  # the default label: the design's first arm (e.g. 'waitlist')
         bern = assignment.certificate["method"] == "bernoulli"
         r = np.asarray(assignment.certificate["ratios"], dtype=float)
         p = r / r.sum() if bern else None
     else:
         sc = as_list(strata)
         require_columns(units, [arm, *covs, *sc], name="units")
+        require_no_missing(units, [arm, *sc], name="units")
         arms_s = units[arm].astype(str).to_numpy()
         strata_arr = units.groupby(sc, sort=True).ngroup().to_numpy() if sc else None
         cluster_arr = None
