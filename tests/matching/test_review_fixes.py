@@ -73,3 +73,14 @@ def test_bad_inputs_name_the_problem(data):
     a = m.effect("y", method="regression", covariates=["age"]).table["estimate"].iloc[0]
     b = m.effect("y").table["estimate"].iloc[0]
     assert a != pytest.approx(b, abs=1e-12)
+
+
+def test_separation_by_a_continuous_covariate_is_named(data):
+    from trialkit.errors import EstimationError
+
+    d = data.assign(treated=(data["age"] > 45).astype(int))
+    with pytest.raises(EstimationError, match=r"separation -- age \(outcome 1: age >= "):
+        tk.match(d, treatment="treated", covariates=["age", "x"])
+    d2 = data.assign(treated=(data["age"] < 45).astype(int))
+    with pytest.raises(EstimationError, match=r"age \(outcome 1: age <= "):
+        tk.match(d2, treatment="treated", covariates=["x", "age"])

@@ -147,11 +147,21 @@ def _inverse_link(lin: np.ndarray, link: Link) -> np.ndarray:
 
 
 def _separation(x: np.ndarray, names: list[str], y: np.ndarray) -> list[str]:
-    """Binary regressors whose value 1 (or 0) occurs only with one outcome value."""
+    """Binary regressors whose value 1 (or 0) occurs only with one outcome value, and
+    other regressors whose values for one outcome all lie at or above the other's."""
     bad = []
+    one = y == 1
     for j, nm in enumerate(names):
         col = x[:, j]
         if not np.all((col == 0) | (col == 1)):
+            if one.all() or not one.any():
+                continue
+            lo1, hi1 = col[one].min(), col[one].max()
+            lo0, hi0 = col[~one].min(), col[~one].max()
+            if hi0 <= lo1:
+                bad.append(f"{nm} (outcome 1: {nm} >= {lo1:g}; outcome 0: {nm} <= {hi0:g})")
+            elif hi1 <= lo0:
+                bad.append(f"{nm} (outcome 1: {nm} <= {hi1:g}; outcome 0: {nm} >= {lo0:g})")
             continue
         for v in (0.0, 1.0):
             sel = col == v
