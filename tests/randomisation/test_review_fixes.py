@@ -290,3 +290,49 @@ def test_balance_unknown_control_lists_the_arms() -> None:
     lot = randomise(d, method="lottery", capacity=20, seed=1)
     b = lot.balance(d, covariates=["x"], n_draws=0)
     assert b.meta["control"] == lot.certificate["arms"][0]
+
+
+# --- 5d, 5e. itt: an index level named like a column; repeated covariates -------------------
+
+
+def _blocks(n: int = 80) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame(
+        {
+            "blk": np.repeat(np.arange(4), n // 4),
+            "arm": np.tile(["control", "treatment"], n // 2),
+            "x": rng.normal(size=n),
+        }
+    )
+    d["y"] = d["x"] + 0.3 * (d["arm"] == "treatment") + rng.normal(size=n)
+    return d
+
+
+def test_index_named_like_strata_column() -> None:
+    d = _blocks()
+    e = d.set_axis(pd.Index(d["blk"].to_numpy()[::-1], name="blk"), axis=0)
+    ref = itt(d, outcome="y", strata="blk").to_frame()
+    pd.testing.assert_frame_equal(itt(e, outcome="y", strata="blk").to_frame(), ref)
+    # hand computation: stratum-size weighted difference in means
+    g = d.groupby("blk")
+    hand = sum(
+        len(b) / len(d) * (b.y[b.arm == "treatment"].mean() - b.y[b.arm == "control"].mean())
+        for _, b in g
+    )
+    assert ref.loc["treatment", "estimate"] == pytest.approx(hand, abs=1e-12)
+    r = randomisation_test(e, outcome="y", strata="blk", n_draws=100, seed=0).to_frame()
+    assert r.loc["treatment", "estimate"] == pytest.approx(hand, abs=1e-12)
+    b = balance(e, covariates=["x"], strata="blk", n_draws=50, seed=0).omnibus
+    pd.testing.assert_frame_equal(
+        b, balance(d, covariates=["x"], strata="blk", n_draws=50, seed=0).omnibus
+    )
+
+
+def test_itt_repeated_covariates_are_design_error() -> None:
+    d = _blocks()
+    with pytest.raises(DesignError, match=r"`covariates` names \['x'\] more than once"):
+        itt(d, outcome="y", method="lin", covariates=["x", "x"])
+    with pytest.raises(DesignError, match=r"\['blk'\] given both in `covariates` and `strata`"):
+        itt(d, outcome="y", method="lin", covariates=["x", "blk"], strata="blk")
+    with pytest.raises(DesignError, match=r"`strata` names \['blk'\] more than once"):
+        itt(d, outcome="y", strata=["blk", "blk"])

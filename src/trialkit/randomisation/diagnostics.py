@@ -235,7 +235,11 @@ def balance(
         require_columns(units, [arm, *covs, *sc], name="units")
         require_no_missing(units, [arm, *sc], name="units")
         arms_s = units[arm].astype(str).to_numpy()
-        strata_arr = units.groupby(sc, sort=True).ngroup().to_numpy() if sc else None
+        strata_arr = (
+            units[sc].reset_index(drop=True).groupby(sc, sort=True).ngroup().to_numpy()
+            if sc
+            else None
+        )
         cluster_arr = None
         levels = sorted(set(arms_s))
         bern, p = False, None

@@ -133,24 +133,39 @@ def itt(
     require_frame(data)
     strata_cols = as_list(strata)
     cov_cols = as_list(covariates)
+    for what, cols in (("covariates", cov_cols), ("strata", strata_cols)):
+        repeated = sorted({c for c in cols if cols.count(c) > 1})
+        if repeated:
+            raise DesignError(f"`{what}` names {repeated} more than once; give each column once")
+    both = [c for c in cov_cols if c in strata_cols]
+    if both and method == "lin":
+        raise DesignError(
+            f"{both} given both in `covariates` and `strata`; the stratum indicators already "
+            "adjust for them (give them once)"
+        )
     if method == "difference_in_means" and cov_cols:
         raise DesignError("`covariates` are used by method='lin'; difference_in_means ignores them")
     if probability is not None and strata_cols:
         raise DesignError(
             "give `strata` (blocked estimator) or `probability` (inverse-probability weights), not both"
         )
-    needed = [
-        outcome,
-        arm,
-        *cov_cols,
-        *strata_cols,
-        *([cluster] if cluster else []),
-        *([probability] if probability else []),
-    ]
+    needed = list(  # a column in two roles (e.g. a covariate that is also the stratum) once
+        dict.fromkeys(
+            [
+                outcome,
+                arm,
+                *cov_cols,
+                *strata_cols,
+                *([cluster] if cluster else []),
+                *([probability] if probability else []),
+            ]
+        )
+    )
     require_columns(data, needed)
     require_numeric(data, [outcome, *cov_cols, *([probability] if probability else [])])
     require_finite(data, [outcome, *cov_cols])
-    d, excluded = drop_missing(data[needed], needed)
+    # a fresh RangeIndex: an index level named like a column must not shadow it in groupby
+    d, excluded = drop_missing(data[needed].reset_index(drop=True), needed)
     if len(d) == 0:
         raise DataError("no complete rows left after excluding missing values")
     arms_all = d[arm].astype(str)

@@ -576,7 +576,11 @@ def randomisation_test(
         require_columns(data, [outcome, arm, *strata_cols, *([cluster] if cluster else [])])
         require_no_missing(data, strata_cols + ([cluster] if cluster else []))
         strata_arr = (
-            data.groupby(strata_cols, sort=True, dropna=False).ngroup().to_numpy()
+            data[strata_cols]
+            .reset_index(drop=True)
+            .groupby(strata_cols, sort=True, dropna=False)
+            .ngroup()
+            .to_numpy()
             if strata_cols
             else None
         )
@@ -629,7 +633,11 @@ def randomisation_test(
         labels = (
             sub["stratum"].astype(object).to_numpy()
             if assignment is not None
-            else data.groupby(strata_cols, sort=True, dropna=False).ngroup().to_numpy()
+            else data[strata_cols]
+            .reset_index(drop=True)
+            .groupby(strata_cols, sort=True, dropna=False)
+            .ngroup()
+            .to_numpy()
         )
         _require_both_arms(z, s_codes, pairs, labels, arm_levels)
     obs = _stats_for(
