@@ -75,3 +75,12 @@ def test_simulate_refuses_p_values_outside_the_unit_interval():
 
     with pytest.raises(DesignError, match="outside"):
         tk.power.simulate(gen, lambda x: float(x.mean()) + 5.0, n_sims=20, seed=1)
+
+
+def test_did_power_without_variance_says_why():
+    with pytest.raises(DesignError, match="no sampling variance"):
+        tk.power.DiDPower(autocorrelation=1.0).sample_size(effect=0.2)
+    # the post-only comparison does not use the baseline: same n as a two-arm t test, z scale
+    n = tk.power.DiDPower(autocorrelation=1.0, estimator="post").sample_size(effect=0.2).n_total
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert n == 2 * int(np.ceil(2 * (z / 0.2) ** 2))  # 2 sigma^2 z^2 / delta^2 per arm

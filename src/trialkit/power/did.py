@@ -182,6 +182,12 @@ class DiDPower:
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
         eff, pw = broadcast(effect=eff, power=pw)
+        if not np.all(self._se1() > 0):
+            raise DesignError(
+                f"with autocorrelation={self.autocorrelation} the {self.estimator!r} estimator "
+                "has no sampling variance, so any sample size has power 1; use an "
+                "autocorrelation below 1"
+            )
         n_exact = (self._ncp(pw) * self._se1() / eff) ** 2
         P = float(self.allocation)
         n0, n1 = ceil_int(n_exact * (1 - P)), ceil_int(n_exact * P)
