@@ -66,12 +66,19 @@ def require_columns(
 ) -> None:
     """Raise :class:`DataError` listing missing columns and the available ones.
 
+    A wanted column whose name labels several columns of ``data`` (e.g. after
+    ``pd.concat(axis=1)``) is ambiguous and also a :class:`DataError`.
+
     Examples
     --------
     >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"])
     Traceback (most recent call last):
     ...
     trialkit.errors.DataError: `data` has no column 'b'; available columns: ['a']
+    >>> require_columns(pd.DataFrame([[1, 2]], columns=["a", "a"]), "a")
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.DataError: column 'a' appears 2 times in `data`; rename or drop the copies
     """
     wanted = as_list(columns)
     missing = [c for c in wanted if c not in data.columns]
@@ -80,6 +87,13 @@ def require_columns(
         raise DataError(
             f"`{name}` has no {which}; available columns: {list(map(str, data.columns))}"
         )
+    if not data.columns.is_unique:
+        for c in dict.fromkeys(wanted):
+            k = int((data.columns == c).sum())
+            if k > 1:
+                raise DataError(
+                    f"column {c!r} appears {k} times in `{name}`; rename or drop the copies"
+                )
 
 
 def require_numeric(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from trialkit._checks import require_columns
 from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
 from trialkit.randomisation import (
     SequentialRandomiser,
@@ -336,3 +337,24 @@ def test_itt_repeated_covariates_are_design_error() -> None:
         itt(d, outcome="y", method="lin", covariates=["x", "blk"], strata="blk")
     with pytest.raises(DesignError, match=r"`strata` names \['blk'\] more than once"):
         itt(d, outcome="y", strata=["blk", "blk"])
+
+
+# --- 5f. duplicate column names (require_columns, shared) -----------------------------------
+
+
+def test_require_columns_refuses_duplicate_names() -> None:
+    frame = pd.DataFrame([[1, 2, 3]], columns=["a", "b", "a"])
+    with pytest.raises(DataError, match=r"column 'a' appears 2 times in `data`"):
+        require_columns(frame, ["b", "a"])
+    require_columns(frame, ["b"])  # duplicates elsewhere do not matter
+    with pytest.raises(DataError, match="has no column 'c'"):
+        require_columns(frame, ["c"])
+
+
+def test_randomise_and_itt_with_duplicate_columns() -> None:
+    u = pd.DataFrame({"person_id": range(20), "band": list("ab") * 10})
+    with pytest.raises(DataError, match=r"column 'band' appears 2 times"):
+        randomise(pd.concat([u, u[["band"]]], axis=1), strata="band", seed=1)
+    d = _blocks()
+    with pytest.raises(DataError, match=r"column 'blk' appears 2 times"):
+        itt(pd.concat([d, d[["blk"]]], axis=1), outcome="y", strata="blk")
