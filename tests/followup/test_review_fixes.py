@@ -120,3 +120,22 @@ def test_cox_names_constant_and_collinear_covariates():
         )
     ok = tk.followup.cox(d, duration="t", event="e", covariates=["trt", "age"]).to_frame()
     assert np.isfinite(ok["se"]).all()
+
+
+def test_clustered_effects_use_t_with_clusters_minus_one_df(register):
+    # estimatr::lm_robust(se_type = "stata", clusters = ...) uses t with G - 1 df, G the
+    # clusters in the analysed rows (rows with the horizon's outcome observed)
+    from scipy import stats
+
+    spells, pe = register
+    f = tk.follow_up(spells, pe, origin="origin", months=36, end_of_data="2019-12-31")
+    tab = f.effects(outcomes=["employed"], horizons=[12, 36], cluster="municipality", seed=1)
+    tab = tab.to_frame()
+    o = f.outcomes([12, 36], outcomes=["employed"]).join(f.persons["municipality"])
+    for h in (12, 36):
+        g = o.loc[o[f"employed_{h}m"].notna(), "municipality"].nunique()
+        row = tab.loc[("employed", h)]
+        c = stats.t.ppf(0.975, g - 1)
+        assert row["ci_low"] == pytest.approx(row["estimate"] - c * row["se"], rel=1e-12)
+        assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["estimate"] / row["se"]), g - 1))
+    assert o["employed_36m"].notna().sum() < o["employed_12m"].notna().sum()  # df differ

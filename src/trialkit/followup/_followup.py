@@ -716,9 +716,17 @@ class FollowUp:
         )
         from scipy import stats
 
+        rows_df: list[float] = []
         for name in as_list(outcomes):
             y = self.outcome_matrix(name, hs, sustained_months=sustained_months)
             r = _core.ols_effects(y=y, d=d, z=z, weights=w, cluster=cl, se_type=se_type)
+            # clustered: t with G - 1 degrees of freedom, G the clusters with an observed
+            # outcome at the horizon (as Stata and estimatr's CR1 "stata")
+            g_k = (
+                [np.unique(cl[~np.isnan(y[:, k])]).size for k in range(len(hs))]
+                if cl is not None
+                else None
+            )
             ctrl_mask = a == ctrl
             for j, t in enumerate(treat):
                 infl = r["influence"][:, j, :]
@@ -740,6 +748,7 @@ class FollowUp:
                     rows_est.append(r["estimate"][j, k])
                     rows_se.append(r["se"][j, k])
                     rows_n.append(r["n"][k])
+                    rows_df.append(np.nan if g_k is None else max(g_k[k] - 1, 1))
                     rows_arm.append(str(t))
                     rows_cm.append(cm)
                     rows_bl.append(r["estimate"][j, k] - crit * r["se"][j, k])
@@ -760,6 +769,7 @@ class FollowUp:
             method=method,
             n_obs=self.n_persons,
             alpha=alpha,
+            df=None if cl is None else rows_df,
             extra={
                 "arm": rows_arm,
                 "band_low": rows_bl,
