@@ -358,3 +358,38 @@ def test_randomise_and_itt_with_duplicate_columns() -> None:
     d = _blocks()
     with pytest.raises(DataError, match=r"column 'blk' appears 2 times"):
         itt(pd.concat([d, d[["blk"]]], axis=1), outcome="y", strata="blk")
+
+
+# --- 5g. Bernoulli redraws need a probability for every arm ----------------------------------
+
+
+def test_bernoulli_probabilities_must_cover_the_arms() -> None:
+    d, _ = _trial()
+    with pytest.raises(
+        DesignError, match=r"every arm \['control', 'treatment'\]; missing for \['control'\]"
+    ):
+        randomisation_test(d, outcome="y", method="bernoulli", probabilities={"treatment": 0.5})
+    with pytest.raises(DesignError, match=r"names \['other'\], which are not arms"):
+        randomisation_test(
+            d,
+            outcome="y",
+            method="bernoulli",
+            probabilities={"control": 0.5, "treatment": 0.5, "other": 0.1},
+        )
+    with pytest.raises(DesignError, match=r"must be in \(0, 1\]"):
+        randomisation_test(
+            d, outcome="y", method="bernoulli", probabilities={"control": 0.0, "treatment": 1.0}
+        )
+    # keys may be given as the arm labels' own type (codes 0/1 for integer arms)
+    e = d.assign(arm=(d["arm"] == "treatment").astype(int))
+    r = randomisation_test(
+        e,
+        outcome="y",
+        control=0,
+        method="bernoulli",
+        probabilities={0: 0.5, 1: 0.5},
+        n_draws=200,
+        seed=0,
+    ).to_frame()
+    t = e["arm"] == 1
+    assert r.loc["1", "estimate"] == pytest.approx(e.y[t].mean() - e.y[~t].mean(), abs=1e-12)

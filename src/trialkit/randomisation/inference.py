@@ -289,6 +289,23 @@ def _stats_for(
     return out
 
 
+def _bernoulli_probabilities(probabilities: Mapping[Any, float], arms: Sequence[str]) -> np.ndarray:
+    """Probability vector over ``arms`` (normalised to sum 1); every arm needs one, in (0, 1]."""
+    given = {str(k): v for k, v in probabilities.items()}
+    missing = [a for a in arms if a not in given]
+    if missing:
+        raise DesignError(
+            f"`probabilities` needs the probability of every arm {list(arms)}; missing for {missing}"
+        )
+    unknown = sorted(set(given) - set(arms))
+    if unknown:
+        raise DesignError(f"`probabilities` names {unknown}, which are not arms {list(arms)}")
+    p = np.asarray([float(given[a]) for a in arms])
+    if not np.all(np.isfinite(p) & (p > 0) & (p <= 1)):
+        raise DesignError(f"`probabilities` must be in (0, 1]; got {dict(zip(arms, p.tolist()))}")
+    return p / p.sum()
+
+
 def _require_both_arms(
     z: np.ndarray,
     strata: np.ndarray,
@@ -607,8 +624,7 @@ def randomisation_test(
     if method == "bernoulli":
         if probabilities is None:
             raise DesignError("method='bernoulli' needs `probabilities` (arm -> probability)")
-        p_vec = np.asarray([float(probabilities[a]) for a in arm_levels])
-        p_vec = p_vec / p_vec.sum()
+        p_vec = _bernoulli_probabilities(probabilities, arm_levels)
     ctrl = lut[str(control)]
     others = [a for a in arm_levels if a != str(control) and (z == lut[a]).any()]
     mech = mechanism_from(
