@@ -393,3 +393,26 @@ def test_bernoulli_probabilities_must_cover_the_arms() -> None:
     ).to_frame()
     t = e["arm"] == 1
     assert r.loc["1", "estimate"] == pytest.approx(e.y[t].mean() - e.y[~t].mean(), abs=1e-12)
+
+
+# --- 5h. missing certificate or state files ---------------------------------------------------
+
+
+def test_missing_files_are_data_errors(tmp_path) -> None:
+    u = pd.DataFrame({"person_id": range(10)})
+    missing = str(tmp_path / "missing.json")
+    with pytest.raises(DataError, match=r"certificate file '.*missing.json' does not exist"):
+        verify(u, missing)
+    with pytest.raises(DataError, match=r"certificate file .* is not a file"):
+        verify(u, tmp_path)
+    with pytest.raises(DataError, match=r"state file '.*missing' does not exist"):
+        SequentialRandomiser.open(tmp_path / "missing")
+    with pytest.raises(DataError, match=r"log file .* does not exist"):
+        verify_log(tmp_path / "missing.log")
+    r = SequentialRandomiser.create(tmp_path / "t.json", seed=1)
+    r.log_path.unlink()
+    with pytest.raises(DataError, match=r"the log .*t.json.log.* does not exist"):
+        SequentialRandomiser.open(tmp_path / "t.json")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match="is not JSON"):
+        SequentialRandomiser.open(tmp_path / "bad.json")

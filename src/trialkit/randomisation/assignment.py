@@ -14,6 +14,7 @@ import base64
 import codecs
 import datetime as _dt
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1706,6 +1707,11 @@ class VerifyReport:
 
 def _load_certificate(certificate: Mapping[str, Any] | str) -> dict[str, Any]:
     if isinstance(certificate, (str, bytes)) or hasattr(certificate, "__fspath__"):
+        where = os.fsdecode(os.fspath(certificate))  # type: ignore[arg-type]
+        if not os.path.exists(where):
+            raise DataError(f"certificate file {where!r} does not exist")
+        if not os.path.isfile(where):
+            raise DataError(f"certificate file {where!r} is not a file")
         with open(certificate, encoding="utf-8") as fh:  # type: ignore[arg-type]
             try:
                 certificate = json.load(fh)

@@ -70,6 +70,8 @@ def verify_log(path: str | os.PathLike[str]) -> VerifyReport:
     True
     """
     p = Path(path)
+    if not p.is_file():
+        raise DataError(f"log file {str(p)!r} does not exist")
     prev = _GENESIS
     n = 0
     with open(p, encoding="utf-8") as fh:
@@ -244,10 +246,23 @@ class SequentialRandomiser:
     def open(cls, path: str | os.PathLike[str]) -> SequentialRandomiser:
         """Resume from the state file; the log's hash chain is verified first."""
         p = Path(path)
-        state = json.loads(p.read_text(encoding="utf-8"))
-        if state.get("format") != "trialkit.sequential":
+        if not p.is_file():
+            raise DataError(
+                f"state file {str(p)!r} does not exist"
+                if not p.exists()
+                else f"state file {str(p)!r} is not a file"
+            )
+        try:
+            state = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"state file {str(p)!r} is not JSON ({exc})") from exc
+        if not isinstance(state, dict) or state.get("format") != "trialkit.sequential":
             raise DataError(f"{p} is not a trialkit sequential-randomisation state file")
         obj = cls(p, state)
+        if not obj.log_path.is_file():
+            raise DataError(
+                f"the log {str(obj.log_path)!r} of state file {str(p)!r} does not exist"
+            )
         rep = verify_log(obj.log_path)
         if not rep:
             raise DataError(f"the log {obj.log_path} fails verification: {rep.differences[0]}")
