@@ -416,3 +416,9 @@ def test_missing_files_are_data_errors(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match="is not JSON"):
         SequentialRandomiser.open(tmp_path / "bad.json")
+
+
+def test_ids_equal_as_text_are_reported_as_duplicates():
+    u = pd.DataFrame({"id": [1, "1", 2, 3], "s": [0, 0, 1, 1]})
+    with pytest.raises(DataError, match=r"same id once written as text.*\[1, '1'\]"):
+        randomise(u, id="id", seed=1)

@@ -197,6 +197,20 @@ def canonical_ids(values: pd.Series, kind: str) -> np.ndarray:
     return values.astype(str).to_numpy(dtype=object)
 
 
+def _require_unique_ids(units: pd.DataFrame, id: str, kind: str) -> None:
+    """Duplicate ids are a DataError: as given, or as the certificate records them
+    (text for string ids, so that 1 and "1" are the same id)."""
+    require_unique(units, id, name="units")
+    canon = pd.Series(canonical_ids(units[id], kind))
+    dup = canon.duplicated(keep=False).to_numpy()
+    if dup.any():
+        same = units.loc[dup, id].head(4).tolist()
+        raise DataError(
+            f"column {id!r} of `units` has values that are the same id once written as "
+            f"text (the certificate records ids as text): {same}; make the ids unique"
+        )
+
+
 def _small_uint(codes: np.ndarray, n_codes: int) -> np.ndarray:
     """Codes ``0..n_codes-1`` in the smallest unsigned dtype that holds them."""
     dt = np.uint8 if n_codes <= 2**8 else np.uint16 if n_codes <= 2**16 else np.uint32
@@ -448,7 +462,7 @@ def _prepare_v1(
     srt = np.sort(h0)
     ids_hash = _core.sha256_arrays(kind, srt)
     if srt.size > 1 and np.any(srt[1:] == srt[:-1]):
-        require_unique(units, id, name="units")
+        _require_unique_ids(units, id, kind)
         raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
             f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
         )
@@ -995,7 +1009,7 @@ def _id_side(
         first, gaps, dup = srt.gaps()
         ids_hash = _core.sha256_arrays("ids/2g", kind, np.asarray([first], dtype=np.int64), gaps)
     if dup:
-        require_unique(units, id, name="units")
+        _require_unique_ids(units, id, kind)
         raise DataError(  # pragma: no cover - a 64-bit hash collision of distinct ids
             f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
         )
