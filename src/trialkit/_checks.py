@@ -105,6 +105,12 @@ def require_numeric(
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             continue
         bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+        if not bad.any():  # text that reads as numbers, e.g. a CSV column read as strings
+            raise DataError(
+                f"column {col!r} of `{name}` must be numeric; it has dtype {s.dtype} (numbers "
+                f"stored as text, e.g. {_preview(s.dropna().unique()[:3])}); convert it with "
+                "pd.to_numeric first"
+            )
         raise DataError(
             f"column {col!r} of `{name}` must be numeric; it has dtype {s.dtype} and "
             f"{int(bad.sum())} non-numeric values such as {_preview(s[bad].unique())}"
