@@ -70,7 +70,9 @@ def did(
     outcome, unit, time, first_treated : str
         Column names. ``time`` holds month starts (datetime) or equally spaced integers;
         ``first_treated`` the first treated period in the same units, missing (or 0 / inf for
-        integer time, the ``did`` convention) for never-treated units. Treatment is absorbing.
+        integer time, the ``did`` convention) for never-treated units; when period 0 is in
+        the panel, 0 is ambiguous and refused (use NaN or ``treatment=``). Treatment is
+        absorbing. Missing unit, time or cluster values are refused.
     treatment : str, optional
         Instead of ``first_treated``: a 0/1 column saying whether the unit is treated in
         that period. Treatment must be absorbing (once 1, always 1); the first treated
@@ -91,7 +93,11 @@ def did(
     base_period : {"varying", "universal"}
         ``group_time`` base period (default "varying", as the ``did`` package).
     anticipation : int
-        Periods of anticipation (``group_time``).
+        Periods of anticipation δ (``group_time``): comparisons use the base period
+        g - 1 - δ; with the varying base period the periods before g (the anticipation
+        periods included) are one-period changes, as in R's ``did``. Units first treated
+        within δ periods of the panel's start have no base period and are excluded
+        (reported in ``excluded``).
     leads, lags : int, optional
         Event window; event times beyond are binned into the end points.
     post_start : optional
