@@ -154,7 +154,7 @@ def _rollout(
         seed=ri_seed,
         **kw,
     )
-    es = tk.did(cells, method="event_study", leads=12, lags=17, **kw)
+    es = tk.did(cells, method="event_study", leads=12, lags=17, seed=ri_seed + 1, **kw)
     ax = es.plot()
     ax.axhline(effect, color="tab:red", lw=1.2, ls="--", label="injected (true) effect")
     ax.set_xlabel("months since the municipality's randomised start (end points binned)")
@@ -390,7 +390,11 @@ def run_demo(
         a = tk.randomise(
             trial_pool, id="person_id", strata=["duration_band", "age_band"], seed=seeds[1]
         )
-        bal = a.balance(trial_pool, covariates=["age", "duration_months", "prior_employment_days"])
+        bal = a.balance(
+            trial_pool,
+            covariates=["age", "duration_months", "prior_employment_days"],
+            seed=seeds[8],
+        )
         arm = a.table.set_index("person_id")["arm"]
         rct_persons = trial_pool.assign(arm=trial_pool["person_id"].map(arm))
         rct_spells = tk.datasets.simulate_spells(

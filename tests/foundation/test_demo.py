@@ -145,3 +145,39 @@ def test_report_embeds_rollout_figure_with_alt_text(demo):
     sections = html.split("<section")
     sw_sec = [s for s in sections if "Phased municipal roll-out (stepped wedge)" in s]
     assert len(sw_sec) == 1 and "phased roll-out" in sw_sec[0]
+
+
+def _without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if "elapsed" not in k}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_demo_is_reproducible_with_its_seed(demo, tmp_path):
+    out, _ = demo
+    again = tmp_path / "again"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trialkit",
+            "demo",
+            "--out",
+            str(again),
+            "--n-persons",
+            "8000",
+            "--trial-persons",
+            str(TRIAL_PERSONS),
+            "--seed",
+            str(SEED),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first = json.loads((out / "results.json").read_text())
+    second = json.loads((again / "results.json").read_text())
+    assert _without_timings(second) == _without_timings(first)
