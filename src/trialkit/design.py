@@ -175,10 +175,14 @@ class PreAnalysisPlan:
             f"- follow-up: {c['follow_up_months']} months from {c['origin']}",
         ]
         if c.get("randomisation_certificate"):
-            cert = c["randomisation_certificate"]
+            # a reference only, even for a plan written before per-person records were dropped
+            cert = _certificate_reference(c["randomisation_certificate"])
             lines += [
                 "",
-                "## Randomisation certificate",
+                "## Randomisation certificate (reference)",
+                "",
+                "The full certificate, with the per-person records `tk.verify` needs, is kept "
+                "with the data; its `assignment_hash` must equal the one below.",
                 "",
                 "```json",
                 json.dumps(cert, indent=2, sort_keys=True),
@@ -240,6 +244,62 @@ class PlannedAnalysis(EffectTable):
             {"field": d.field, "planned": d.planned, "actual": d.actual} for d in self.deviations
         ]
         return out
+
+
+#: Certificate keys a pre-analysis plan keeps: what identifies the draw (hashes, seed,
+#: algorithm and version) and what was planned (arms, ratios, strata names, totals), never
+#: the per-person records (``ids``, ``id_strata``, ``id_clusters``) nor per-stratum counts.
+_CERTIFICATE_REFERENCE_KEYS = (
+    "certificate",
+    "algorithm",
+    "algorithm_version",
+    "trialkit_version",
+    "created",
+    "method",
+    "seed",
+    "id",
+    "id_kind",
+    "n_units",
+    "ids_hash",
+    "arms",
+    "ratios",
+    "fixed_counts",
+    "strata",
+    "missing_strata",
+    "strata_hash",
+    "cluster",
+    "n_clusters",
+    "cluster_hash",
+    "covariates_hash",
+    "steps",
+    "assignment_hash",
+)
+
+
+def _certificate_reference(certificate: Mapping[str, Any]) -> dict[str, Any]:
+    """A reference to a randomisation certificate that names no person.
+
+    Keeps the hashes (ids, strata, clusters, covariates, assignment), the seed and the
+    algorithm with its version, the arms and the number of units per arm; drops the
+    per-person records and the per-stratum counts, which stay with the full
+    certificate (kept with the data, used by :func:`trialkit.verify`).
+    """
+    if not isinstance(certificate, Mapping):
+        raise DesignError(
+            "`certificate` must be the randomisation certificate mapping "
+            f"(Assignment.certificate); got {type(certificate).__name__}"
+        )
+    ref = {k: certificate[k] for k in _CERTIFICATE_REFERENCE_KEYS if k in certificate}
+    if "units_per_arm" in certificate:
+        ref["units_per_arm"] = dict(certificate["units_per_arm"])
+    elif certificate.get("counts") is not None and certificate.get("arms") is not None:
+        totals = np.asarray(certificate["counts"], dtype=np.int64).reshape(
+            -1, len(certificate["arms"])
+        )
+        ref["units_per_arm"] = {
+            str(a): int(t) for a, t in zip(certificate["arms"], totals.sum(axis=0), strict=True)
+        }
+    return ref
 
 
 def _hash(content: Mapping[str, Any]) -> str:
@@ -370,11 +430,21 @@ class TrialDesign:
             "multiplicity": self.multiplicity,
             "follow_up_months": self.follow_up_months,
             "origin": self.origin,
-            "randomisation_certificate": dict(certificate) if certificate else None,
+            "randomisation_certificate": (
+                _certificate_reference(certificate) if certificate else None
+            ),
         }
 
     def plan(self, *, certificate: Mapping[str, Any] | None = None) -> PreAnalysisPlan:
-        """The content-hashed pre-analysis plan (include the randomisation certificate once drawn)."""
+        """The content-hashed pre-analysis plan (include the randomisation certificate once drawn).
+
+        The plan is for publication, so of ``certificate`` it keeps only a reference:
+        the ids, strata, cluster and assignment hashes, the seed, the algorithm and its
+        version, the arms and units per arm -- never the per-person records (``ids``,
+        ``id_strata``, ``id_clusters``) or per-stratum counts. Keep the full certificate
+        with the data; :func:`trialkit.verify` re-derives the assignment from it, and its
+        ``assignment_hash`` must equal the plan's.
+        """
         content = self._content(certificate)
         return PreAnalysisPlan(content=jsonable(content), sha256=_hash(content))
 

@@ -25,7 +25,7 @@ __all__ = ["Section", "Report", "build_report", "suppress_small_counts"]
 #: Column names treated as counts of people (suppressed below ``min_count``).
 COUNT_COLUMNS = re.compile(
     r"^(n|n_.*|.*_n|count|counts|.*_count|.*_counts|at_risk|events|n_treated|n_control"
-    r"|persons|persons_.*|.*_per_arm|person_months.*|clients)$"
+    r"|persons|persons_.*|.*_per_arm|person_months.*|clients|sizes|.*_sizes)$"
 )
 #: ``n_*`` names that count design elements or computations, not people (kept as they are).
 NOT_PERSON_COUNTS = re.compile(
@@ -42,6 +42,23 @@ def _is_count(name: str) -> bool:
 PERSON_ID_COLUMNS = re.compile(r"^(person_id|personal_id|hetu|ssn|henkilotunnus)$", re.I)
 
 SUPPRESSED = "<{k}"
+
+#: Keys of per-person records (a randomisation certificate's ``ids``, ``id_strata`` and
+#: ``id_clusters``): removed from results JSON.
+PERSON_RECORD_KEYS = frozenset({"ids", "id_strata", "id_clusters"})
+
+
+def _is_person_record(key: Any, value: Any, n_units: int | None) -> bool:
+    """Whether ``value`` (under ``key``) is a per-person record to remove from JSON.
+
+    Per-person record keys always are; so is any list of ``n_units`` ids (strings or
+    integers) that sits next to an ``n_units`` count, whatever its key.
+    """
+    if str(key) in PERSON_RECORD_KEYS:
+        return True
+    if n_units is None or n_units < 2 or not isinstance(value, list) or len(value) != n_units:
+        return False
+    return all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
 
 
 def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
@@ -103,14 +120,20 @@ def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
     """Suppress small counts in a JSON-safe object.
 
     A value is a count when its key is a count name, or when it sits anywhere below
-    such a key (e.g. ``{"persons_per_arm": {"treatment": 3}}``).
+    such a key (e.g. ``{"persons_per_arm": {"treatment": 3}}``, ``{"stratum_sizes": [3, 3]}``).
+    Per-person records (``ids``, ``id_strata``, ``id_clusters``, or any list of
+    ``n_units`` ids next to an ``n_units`` count) are removed.
     """
     if isinstance(obj, Mapping):
         if any(PERSON_ID_COLUMNS.match(str(k)) for k in obj):
             raise DataError("results JSON would hold a person identifier; refused")
+        n_units = obj.get("n_units")
+        if isinstance(n_units, bool) or not isinstance(n_units, int):
+            n_units = None
         return {
             k: _suppress_json(v, min_count=min_count, counting=counting or _is_count(str(k)))
             for k, v in obj.items()
+            if not _is_person_record(k, v, n_units)
         }
     if isinstance(obj, list):
         return [_suppress_json(v, min_count=min_count, counting=counting) for v in obj]
