@@ -21,6 +21,7 @@ Needs the ``pyarrow`` package (in the ``dask`` and ``test`` extras).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,9 +33,9 @@ import pandas as pd
 
 from trialkit._checks import require_columns, require_frame
 from trialkit._parallel import map_tasks
-from trialkit.errors import DataError, DesignError
+from trialkit.errors import DataError, DesignError, ExcludedRowsWarning
 from trialkit.followup._followup import STATES
-from trialkit.results import EffectTable, effect_table
+from trialkit.results import EffectTable, Exclusion, effect_table
 
 __all__ = [
     "PartitionedRegister",
@@ -47,10 +48,53 @@ __all__ = [
 PARTITION = "tk_partition"  # no leading underscore: pyarrow ignores such directories
 
 
+def _plain(ids: pd.Series) -> pd.Series:
+    """Categorical ids as their values (other columns unchanged)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.astype(ids.dtype.categories.dtype)
+    return ids
+
+
+def _id_kind(ids: pd.Series) -> str:
+    """``"number"``, ``"text"``, ``"empty"`` or another pandas inferred type of an id column."""
+    ids = _plain(ids)
+    if pd.api.types.is_bool_dtype(ids):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(ids):
+        return "number"
+    inferred = pd.api.types.infer_dtype(ids, skipna=True)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "number"
+    if inferred == "string":
+        return "text"
+    return inferred
+
+
 def _bucket(ids: pd.Series, n: int) -> np.ndarray:
-    """Stable bucket of each id (integers: id mod n; anything else: a hash)."""
-    if pd.api.types.is_integer_dtype(ids):
-        return (ids.to_numpy().astype(np.int64) % n).astype(np.int32)
+    """Stable bucket of each id, a function of the id's VALUE, not of its dtype.
+
+    Integer-valued numbers (whatever their dtype: int64, uint8, float64 1.0, an
+    object column of Python ints) go to ``id mod n``; other numbers and text go
+    to a stable 64-bit hash of the value (:func:`pandas.util.hash_array`), so a
+    person and their spells land in the same bucket even when the two tables
+    store the id with different dtypes.
+    """
+    ids = _plain(ids)
+    kind = _id_kind(ids)
+    if kind == "number":
+        if pd.api.types.is_unsigned_integer_dtype(ids):
+            return (ids.to_numpy(dtype=np.uint64) % np.uint64(n)).astype(np.int32)
+        if pd.api.types.is_integer_dtype(ids):
+            return (ids.to_numpy(dtype=np.int64) % n).astype(np.int32)
+        f = pd.to_numeric(ids).to_numpy(dtype=np.float64)
+        whole = np.isfinite(f) & (f == np.round(f)) & (np.abs(f) < 2.0**63)
+        out = np.empty(len(f), dtype=np.int32)
+        out[whole] = f[whole].astype(np.int64) % n
+        out[~whole] = pd.util.hash_array(f[~whole]) % np.uint64(n)
+        return out
+    if kind == "text":
+        values = ids.to_numpy(dtype=object)
+        return (pd.util.hash_array(values) % np.uint64(n)).astype(np.int32)
     return (pd.util.hash_pandas_object(ids, index=False).to_numpy() % np.uint64(n)).astype(np.int32)
 
 
@@ -149,6 +193,23 @@ def write_partitioned(
     require_columns(spells, id, name="spells")
     if not isinstance(n_partitions, int) or n_partitions < 1:
         raise DesignError(f"`n_partitions` must be a positive integer; got {n_partitions!r}")
+    for name, frame in (("persons", persons), ("spells", spells)):
+        missing = frame[id].isna()
+        if missing.any():
+            raise DataError(f"column {id!r} of `{name}` has {int(missing.sum())} missing ids")
+    kinds = {
+        name: _id_kind(frame[id]) for name, frame in (("persons", persons), ("spells", spells))
+    }
+    for name, kind in kinds.items():
+        if kind not in ("number", "text", "empty"):
+            raise DataError(
+                f"column {id!r} of `{name}` holds {kind} values; ids must be all numbers or all text"
+            )
+    if "empty" not in kinds.values() and kinds["persons"] != kinds["spells"]:
+        raise DataError(
+            f"column {id!r} holds {kinds['persons']} ids in `persons` but {kinds['spells']} ids "
+            "in `spells`; store the ids of both tables as the same kind (e.g. both integers)"
+        )
     unknown = ~spells[id].isin(persons[id])
     if unknown.any():
         raise DataError(
@@ -171,17 +232,28 @@ def _outcomes_part(
     origin: str,
     end_of_data: pd.Timestamp,
     kwargs: dict[str, Any],
-) -> pd.DataFrame | None:
+) -> tuple[pd.DataFrame | None, tuple[Exclusion, ...]]:
     from trialkit.followup import follow_up
 
     persons = source.persons(k)
     if len(persons) == 0:
-        return None
+        return None, ()
     spells = source.spells(k)
+    if not persons[source.id].isin(spells[source.id]).any():
+        return None, (Exclusion(reason="persons without spells", n=len(persons), column=source.id),)
     f = follow_up(
         spells, persons, arm=arm, origin=origin, end_of_data=end_of_data, id=source.id, **kwargs
     )
-    return f.outcomes(horizons=horizons)
+    return f.outcomes(horizons=horizons), tuple(f.excluded)
+
+
+def _combine_exclusions(groups: Sequence[Sequence[Exclusion]]) -> tuple[Exclusion, ...]:
+    """Exclusions of all buckets, added up by (reason, column), in first-seen order."""
+    total: dict[tuple[str, str | None], int] = {}
+    for group in groups:
+        for e in group:
+            total[(e.reason, e.column)] = total.get((e.reason, e.column), 0) + int(e.n)
+    return tuple(Exclusion(reason=r, n=n, column=c) for (r, c), n in total.items())
 
 
 def _per_bucket(
@@ -197,8 +269,13 @@ def _per_bucket(
     n_jobs: int | None,
     progress: bool,
     desc: str,
-) -> tuple[list[Any], pd.Timestamp]:
-    """Run ``part`` (outcomes or moments) on every bucket with one end of data; drop empty buckets."""
+) -> tuple[list[Any], pd.Timestamp, tuple[Exclusion, ...]]:
+    """Run ``part`` (outcomes or moments) on every bucket with one end of data.
+
+    Returns the non-empty buckets' results, the end of data and the exclusions
+    of all buckets added up (persons without spells, ...), so that nothing is
+    left out silently.
+    """
     eod = pd.Timestamp(end_of_data) if end_of_data is not None else source.end_of_data()
     fn = partial(
         part,
@@ -209,9 +286,8 @@ def _per_bucket(
         end_of_data=eod,
         kwargs=kwargs,
     )
-    parts = [
-        p
-        for p in map_tasks(
+    results = list(
+        map_tasks(
             fn,
             range(source.n_partitions),
             backend=backend,
@@ -219,11 +295,14 @@ def _per_bucket(
             progress=progress,
             desc=desc,
         )
-        if p is not None
-    ]
+    )
+    excluded = _combine_exclusions([ex for _, ex in results])
+    parts = [p for p, _ in results if p is not None]
     if not parts:
-        raise DataError(f"no persons in {source.path}")
-    return parts, eod
+        raise DataError(
+            f"no persons to follow up in {source.path}" + "".join(f"; {e}" for e in excluded)
+        )
+    return parts, eod, excluded
 
 
 def follow_up_outcomes(
@@ -259,9 +338,12 @@ def follow_up_outcomes(
     Returns
     -------
     DataFrame
-        Indexed by person id.
+        Indexed by person id. Persons left out (e.g. persons without spells,
+        as in the in-memory :attr:`~trialkit.followup.FollowUp.excluded`) are
+        listed in ``.attrs["excluded"]`` and reported by an
+        :class:`~trialkit.errors.ExcludedRowsWarning`.
     """
-    parts, _ = _per_bucket(
+    parts, _, excluded = _per_bucket(
         _outcomes_part,
         source,
         horizons=horizons,
@@ -274,13 +356,21 @@ def follow_up_outcomes(
         progress=progress,
         desc="follow-up partitions",
     )
-    return pd.concat(parts).sort_index()
+    out = pd.concat(parts).sort_index()
+    if excluded:
+        warnings.warn(
+            "follow_up_outcomes left out " + "; ".join(str(e) for e in excluded),
+            ExcludedRowsWarning,
+            stacklevel=2,
+        )
+    out.attrs["excluded"] = [e.to_dict() for e in excluded]
+    return out
 
 
-def _moments_part(k: int, **kw: Any) -> pd.DataFrame | None:
-    out = _outcomes_part(k, **kw)
+def _moments_part(k: int, **kw: Any) -> tuple[pd.DataFrame | None, tuple[Exclusion, ...]]:
+    out, excluded = _outcomes_part(k, **kw)
     if out is None:
-        return None
+        return None, excluded
     arm = kw["arm"]
     cols = [
         c
@@ -299,7 +389,7 @@ def _moments_part(k: int, **kw: Any) -> pd.DataFrame | None:
         },
         names=["stat", arm],
     )
-    return stats
+    return stats, excluded
 
 
 def horizon_effects(
@@ -333,7 +423,7 @@ def horizon_effects(
     EffectTable
         Indexed by (arm, outcome, horizon).
     """
-    parts, eod = _per_bucket(
+    parts, eod, excluded = _per_bucket(
         _moments_part,
         source,
         horizons=horizons,
@@ -380,6 +470,7 @@ def horizon_effects(
         method="difference_in_means (partitioned sufficient statistics)",
         n_obs=int(total.xs("n", level=0).iloc[:, 0].sum()),
         alpha=alpha,
+        excluded=excluded,
         meta={
             "n_partitions": source.n_partitions,
             "end_of_data": str(eod.date()),
