@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from trialkit.design import Outcome, TrialDesign
@@ -54,3 +55,63 @@ def test_json_guard_keeps_lists_that_are_not_ids():
         "estimate": [0.1, 0.2, 0.3],
         "flags": [True, False, True],
     }
+
+
+def _body_cells(fig) -> list[str]:
+    """Texts of the at-risk table body (row 0 holds the times, column -1 the arms)."""
+    from matplotlib.table import Table
+
+    return [
+        c.get_text().get_text()
+        for t in fig.findobj(match=Table)
+        for (row, col), c in t.get_celld().items()
+        if row >= 1 and col >= 0
+    ]
+
+
+def test_at_risk_table_of_km_plot_is_suppressed(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from trialkit.followup import kaplan_meier
+
+    rng = np.random.default_rng(1)
+    n = 40
+    data = pd.DataFrame(
+        {
+            "months": np.concatenate([np.arange(1, 21), np.arange(1, 21) * 0.5 + 0.25]),
+            "event": rng.integers(0, 2, n),
+            "arm": np.repeat(["control", "treatment"], n // 2),
+        }
+    )
+    km = kaplan_meier(data, duration="months", event="event", group="arm")
+    fig = km.plot().figure
+    small = [s for s in _body_cells(fig) if 0 < int(s) < 5]
+    assert small, "the at-risk table should hold small counts before the report"
+    rep = build_report([Section("KM", figures=[("km", fig)])], tmp_path)
+    cells = _body_cells(fig)
+    assert not [s for s in cells if s != "<5" and 0 < int(s) < 5]
+    assert cells.count("<5") == len(small)
+    assert rep.n_suppressed >= len(small)
+    plt.close(fig)
+
+
+def test_figure_table_labels_are_kept_body_cells_suppressed():
+    import matplotlib.pyplot as plt
+
+    from trialkit.report._build import _suppress_figure_text
+
+    fig, ax = plt.subplots()
+    table = ax.table(
+        cellText=[["40", "3"], ["38", "1"]],
+        rowLabels=["0", "1"],  # arms coded 0/1: labels, not counts
+        colLabels=["0", "2"],  # months: labels, not counts
+        loc="bottom",
+    )
+    assert _suppress_figure_text(fig, min_count=5) == 2
+    celld = table.get_celld()
+    assert celld[(1, 1)].get_text().get_text() == "<5"
+    assert celld[(2, 1)].get_text().get_text() == "<5"
+    assert celld[(1, 0)].get_text().get_text() == "40"
+    assert celld[(2, -1)].get_text().get_text() == "1"
+    assert celld[(0, 1)].get_text().get_text() == "2"
+    plt.close(fig)

@@ -147,10 +147,37 @@ def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
     return obj
 
 
+def _table_body_texts(table: Any) -> list[Any]:
+    """Texts of a matplotlib table's body cells (not its row or column labels).
+
+    Row labels sit in column -1. Column labels sit in row 0, which is recognised when
+    the table also has row labels (then there is no corner cell ``(0, -1)``); without
+    row labels row 0 is treated as body, so a header of small numbers is suppressed too
+    (harmless, and never a leak).
+    """
+    celld = table.get_celld()
+    has_header = (0, -1) not in celld and (1, -1) in celld
+    return [
+        cell.get_text()
+        for (row, col), cell in celld.items()
+        if col >= 0 and not (has_header and row == 0)
+    ]
+
+
 def _suppress_figure_text(fig: Any, *, min_count: int) -> int:
     """Replace integer labels below ``min_count`` in a figure's texts (at-risk tables)."""
+    texts = list(fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")))
+    # a table's cells hold their Text outside the artist tree (Cell has no set_text)
+    from matplotlib.table import Table
+
+    for table in fig.findobj(match=Table):
+        texts.extend(_table_body_texts(table))
     changed = 0
-    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+    seen: set[int] = set()
+    for text in texts:
+        if id(text) in seen:
+            continue
+        seen.add(id(text))
         s = text.get_text().strip()
         if re.fullmatch(r"[1-9]\d*", s) and int(s) < min_count:
             text.set_text(SUPPRESSED.format(k=min_count))
