@@ -114,3 +114,30 @@ def test_map_tasks_same_on_every_backend_and_configurable(monkeypatch):
         get_config()
     with pytest.raises(DesignError, match="backend"):
         configure(backend="spark")
+
+
+def test_configured_backend_is_the_default_of_the_public_functions(monkeypatch):
+    # tk.configure(backend=...) reaches the functions that take `backend` (default None)
+    import trialkit as tk
+
+    calls = []
+
+    def gen(rng):
+        return rng.normal(size=30)
+
+    def est(x):
+        from scipy import stats
+
+        return stats.ttest_1samp(x, 0.0).pvalue
+
+    try:
+        tk.configure(backend="joblib", n_jobs=2)
+        r1 = tk.power.simulate(gen, est, n_sims=40, seed=3)
+        calls.append(r1.meta["backend"])
+        tk.configure()
+        r2 = tk.power.simulate(gen, est, n_sims=40, seed=3)
+        calls.append(r2.meta["backend"])
+    finally:
+        tk.configure()
+    assert calls == ["joblib", "serial"]
+    assert r1.power == r2.power  # the backend never changes the numbers

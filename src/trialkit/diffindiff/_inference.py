@@ -62,7 +62,7 @@ def multiplier_bootstrap(
     n_boot: int,
     seed: Any,
     weights: str = "mammen",
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:

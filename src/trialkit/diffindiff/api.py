@@ -57,7 +57,7 @@ def did(
     bootstrap_weights: str | None = None,
     alpha: float = 0.05,
     seed: Any = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,
 ) -> GroupTimeResult | RegressionResult:

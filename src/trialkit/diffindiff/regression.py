@@ -182,7 +182,7 @@ def fit_regression(
     bootstrap_weights: str = "webb",
     alpha: float = 0.05,
     seed: Any = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,
     cluster_name: str | None = None,

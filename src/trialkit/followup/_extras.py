@@ -224,7 +224,7 @@ def lee_bounds(
     alpha: float = 0.05,
     n_boot: int = 200,
     seed: Any = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
 ) -> LeeBounds:
     r"""Lee (2009) sharp bounds on the effect when the outcome is missing for some persons.

@@ -940,7 +940,7 @@ def follow_up(
     censor: str | Sequence[str] | None = None,
     priority: Sequence[str] = DEFAULT_PRIORITY,
     reference_day: int = 15,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     n_partitions: int | None = None,
 ) -> FollowUp:
@@ -977,7 +977,8 @@ def follow_up(
     reference_day : int
         Day of the follow-up month whose state counts (1..28; default 15, robust to
         inclusive or exclusive spell ends).
-    backend : {"serial", "joblib", "dask"} or executor
+    backend : {"serial", "joblib", "dask"}, executor or None
+        None (default): the backend set by ``tk.configure`` or ``TRIALKIT_BACKEND``, else serial.
         Where to build the panel of each partition of persons (results are identical).
     n_jobs : int, optional
         Workers for ``joblib``.

@@ -105,7 +105,7 @@ class Matching:
     cutpoints: Any = "sturges"
     missing: Missing = "error"
     id: str | None = None
-    backend: Any = "serial"
+    backend: Any = None
     n_jobs: int | None = None
     seed: Any = None
 
@@ -547,7 +547,9 @@ class _StratumJob:
         return self._one(self.groups[i])
 
     def run_all(self, backend: Any, n_jobs: int | None) -> np.ndarray:
-        if backend == "serial" and self.method == "nearest":
+        from trialkit._parallel import get_config
+
+        if (backend or get_config()["backend"]) == "serial" and self.method == "nearest":
             return _core.nearest_greedy(
                 distance=self.distance,
                 treat=self.treat,
@@ -1029,7 +1031,7 @@ def match(
     cutpoints: Any = "sturges",
     missing: Missing = "error",
     id: str | None = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     seed: Any = None,
 ) -> MatchResult:
@@ -1088,7 +1090,8 @@ def match(
     id : str, optional
         Person id column (used in ``pairs`` and to join ``outcomes`` in
         :meth:`MatchResult.effect`).
-    backend : {"serial", "joblib", "dask"} or executor
+    backend : {"serial", "joblib", "dask"}, executor or None
+        None (default): the backend set by ``tk.configure`` or ``TRIALKIT_BACKEND``, else serial.
         Where to run the matching of the exact strata (one task per stratum);
         the result is identical on every backend.
     n_jobs : int, optional

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from trialkit._parallel import map_replications
+from trialkit._parallel import get_config, map_replications
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit.errors import DesignError, TrialkitWarning
@@ -51,7 +51,7 @@ def simulate(
     n_sims: int = 1000,
     seed: SeedLike = None,
     alpha: float = 0.05,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     chunk_size: int | None = None,
     progress: bool = False,
@@ -74,7 +74,8 @@ def simulate(
         ``n_jobs`` or chunking. ``None`` draws fresh entropy, recorded in the result.
     alpha : float
         Rejection threshold for the p-values.
-    backend : {"serial", "joblib", "dask"} or executor
+    backend : {"serial", "joblib", "dask"}, executor or None
+        None (default): the backend set by ``tk.configure`` or ``TRIALKIT_BACKEND``, else serial.
         Where the replications run (see :func:`trialkit._parallel.map_replications`);
         for ``joblib``/``dask`` the callables must be picklable (module-level).
     n_jobs, chunk_size : int, optional
@@ -114,6 +115,7 @@ def simulate(
     a = check_alpha(alpha)
     ss = as_seed_sequence(seed)
     fn = partial(_one, generate=generate, estimate=estimate)
+    used = get_config()["backend"] if backend is None else backend
     out = map_replications(
         fn,
         int(n_sims),
@@ -160,7 +162,7 @@ def simulate(
         n_sims=n_ok,
         p_values=p,
         estimates=est if np.isfinite(est).any() else None,
-        meta={"backend": backend if isinstance(backend, str) else type(backend).__name__},
+        meta={"backend": used if isinstance(used, str) else type(used).__name__},
     )
 
 

@@ -489,7 +489,7 @@ class SteppedWedge:
         median_control: float = 12.0,
         horizon: float = 12.0,
         cluster_sd_log_hazard: float = 0.2,
-        backend: Any = "serial",
+        backend: Any = None,
         n_jobs: int | None = None,
         progress: bool = False,
     ) -> SimulationPowerResult:

@@ -156,7 +156,7 @@ def balance(
     n_draws: int = 1000,
     threshold: float = 0.1,
     seed: SeedLike = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,
 ) -> Balance:

@@ -486,7 +486,7 @@ def randomisation_test(
     n_draws: int | Literal["exact"] = 10_000,
     alpha: float = 0.05,
     seed: SeedLike = None,
-    backend: Any = "serial",
+    backend: Any = None,
     n_jobs: int | None = None,
     progress: bool = False,
     max_exact: int = 200_000,
