@@ -21,6 +21,8 @@ Needs the ``pyarrow`` package (in the ``dask`` and ``test`` extras).
 
 from __future__ import annotations
 
+import json
+import shutil
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 PARTITION = "tk_partition"  # no leading underscore: pyarrow ignores such directories
+METADATA = "trialkit_partitions.json"  # number of buckets and id column, written with the data
 
 
 def _plain(ids: pd.Series) -> pd.Series:
@@ -118,14 +121,47 @@ class PartitionedRegister:
 
     @classmethod
     def open(cls, path: str | Path, *, id: str = "person_id") -> PartitionedRegister:
-        """Open a register written by :func:`write_partitioned`."""
+        """Open a register written by :func:`write_partitioned`.
+
+        The number of buckets is read from ``trialkit_partitions.json`` (written
+        by :func:`write_partitioned`); for folders written without it, it is the
+        largest bucket index found plus one (buckets with no persons have no
+        folder and are read as empty).
+        """
         p = Path(path)
-        parts = sorted(q.name for q in (p / "persons").glob(f"{PARTITION}=*"))
+        meta_file = p / METADATA
+        if meta_file.exists():
+            try:
+                meta = json.loads(meta_file.read_text(encoding="utf-8"))
+                n = meta["n_partitions"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DataError(
+                    f"{meta_file} is not a trialkit partition file (needs 'n_partitions')"
+                ) from exc
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise DataError(
+                    f"{meta_file}: 'n_partitions' must be a positive integer; got {n!r}"
+                )
+            written_id = meta.get("id", id)
+            if written_id != id:
+                raise DataError(
+                    f"{p} was written with id column {written_id!r}; open it with id={written_id!r}"
+                )
+            return cls(path=p, n_partitions=n, id=id)
+        parts = []
+        for table in ("persons", "spells"):
+            for q in (p / table).glob(f"{PARTITION}=*"):
+                try:
+                    parts.append(int(q.name.partition("=")[2]))
+                except ValueError as exc:
+                    raise DataError(
+                        f"{q} is not a bucket folder ({PARTITION}=<integer> expected)"
+                    ) from exc
         if not parts:
             raise DataError(
                 f"{p} holds no partitioned persons (expected {p}/persons/{PARTITION}=k/)"
             )
-        return cls(path=p, n_partitions=len(parts), id=id)
+        return cls(path=p, n_partitions=max(parts) + 1, id=id)
 
     def _read(self, table: str, k: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
         import pyarrow.parquet as pq
@@ -162,6 +198,7 @@ def write_partitioned(
     *,
     n_partitions: int = 16,
     id: str = "person_id",
+    overwrite: bool = False,
 ) -> PartitionedRegister:
     """Write persons and spells as Parquet partitioned into person-id buckets.
 
@@ -172,9 +209,17 @@ def write_partitioned(
     path : path
         Target directory (``persons/`` and ``spells/`` are created in it).
     n_partitions : int
-        Number of buckets (person id modulo ``n_partitions`` for integer ids).
+        Number of buckets (person id modulo ``n_partitions`` for integer-valued
+        ids, whatever their dtype; a stable hash of the value for text ids).
+        Recorded in ``trialkit_partitions.json`` in ``path``, so that
+        :meth:`PartitionedRegister.open` also finds buckets with no persons.
     id : str
-        Person identifier column.
+        Person identifier column; the same kind (numbers or text) in both tables.
+    overwrite : bool
+        A non-empty ``path`` is refused (writing into it would add a second
+        copy of the register); with ``overwrite=True`` its ``persons/``,
+        ``spells/`` and ``trialkit_partitions.json`` are removed first (other
+        files are left alone).
 
     Returns
     -------
@@ -217,9 +262,27 @@ def write_partitioned(
             f"(ids {spells.loc[unknown, id].unique()[:5].tolist()})"
         )
     p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise DataError(f"`path` {str(p)!r} is a file, not a folder")
+    if p.is_dir() and any(p.iterdir()):
+        if not overwrite:
+            raise DataError(
+                f"`path` {str(p)!r} is not empty; choose a new folder or pass overwrite=True "
+                "to replace the register in it"
+            )
+        for name in ("persons", "spells"):
+            if (p / name).is_dir():
+                shutil.rmtree(p / name)
+            elif (p / name).exists():
+                (p / name).unlink()
+        (p / METADATA).unlink(missing_ok=True)
+    p.mkdir(parents=True, exist_ok=True)
     for name, frame in (("persons", persons), ("spells", spells)):
         out = frame.assign(**{PARTITION: _bucket(frame[id], n_partitions)})
         out.to_parquet(p / name, partition_cols=[PARTITION], index=False)
+    (p / METADATA).write_text(
+        json.dumps({"n_partitions": n_partitions, "id": id, "format": 1}), encoding="utf-8"
+    )
     return PartitionedRegister(path=p, n_partitions=n_partitions, id=id)
 
 

@@ -102,3 +102,63 @@ def test_missing_ids_are_refused(register, tmp_path):
     p.loc[p.index[0], "person_id"] = np.nan
     with pytest.raises(DataError, match="'person_id' of `persons` has 1 missing ids"):
         scale.write_partitioned(p, spells, tmp_path / "m", n_partitions=4)
+
+
+def test_open_counts_empty_buckets(register, tmp_path):
+    persons, spells = register
+    even = persons[persons["person_id"] % 2 == 0]
+    sp = spells[spells["person_id"].isin(even["person_id"])]
+    src = scale.write_partitioned(even, sp, tmp_path / "r", n_partitions=4)
+    assert sorted(q.name for q in (tmp_path / "r" / "persons").iterdir()) == [
+        "tk_partition=0",
+        "tk_partition=2",
+    ]
+    opened = scale.PartitionedRegister.open(tmp_path / "r")
+    assert opened.n_partitions == 4
+    out = scale.follow_up_outcomes(opened, horizons=[12], arm=None)
+    assert len(out) == len(even)
+    pd.testing.assert_frame_equal(
+        scale.state_counts(opened, start="2017-01", end="2017-06"),
+        scale.state_counts(src, start="2017-01", end="2017-06"),
+    )
+    with pytest.raises(DataError, match="written with id column 'person_id'; open it with"):
+        scale.PartitionedRegister.open(tmp_path / "r", id="hetu")
+
+
+def test_open_folder_without_metadata_uses_largest_bucket(register, tmp_path):
+    # a folder written before the metadata file existed: only bucket 2 of 4 has persons
+    persons, spells = register
+    even = persons[persons["person_id"] % 4 == 2]
+    sp = spells[spells["person_id"].isin(even["person_id"])]
+    scale.write_partitioned(even, sp, tmp_path / "old", n_partitions=4)
+    (tmp_path / "old" / "trialkit_partitions.json").unlink()
+    opened = scale.PartitionedRegister.open(tmp_path / "old")
+    assert opened.n_partitions == 3  # folders 0, 1 missing: max index 2, plus one
+    assert len(scale.follow_up_outcomes(opened, horizons=[12], arm=None)) == len(even)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "trialkit_partitions.json").write_text("[1]")
+    with pytest.raises(DataError, match="not a trialkit partition file"):
+        scale.PartitionedRegister.open(tmp_path / "bad")
+
+
+def test_write_into_non_empty_folder(register, tmp_path):
+    persons, spells = register
+    target = tmp_path / "reg"
+    scale.write_partitioned(persons, spells, target, n_partitions=4)
+    with pytest.raises(DataError, match="`path` .* is not empty; .*overwrite=True"):
+        scale.write_partitioned(persons, spells, target, n_partitions=4)
+    (target / "notes.txt").write_text("keep me")
+    half = persons.iloc[: len(persons) // 2]
+    sp = spells[spells["person_id"].isin(half["person_id"])]
+    src = scale.write_partitioned(half, sp, target, n_partitions=3, overwrite=True)
+    assert (target / "notes.txt").read_text() == "keep me"
+    opened = scale.PartitionedRegister.open(target)
+    assert opened.n_partitions == 3
+    out = scale.follow_up_outcomes(opened, horizons=[12], arm=None)
+    assert len(out) == len(half) and not out.index.duplicated().any()
+    pd.testing.assert_frame_equal(out, _in_memory(half, sp, src))
+    counts = scale.state_counts(opened, start="2017-01", end="2017-03")
+    assert len(counts) == half["municipality"].nunique() * 3
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        scale.write_partitioned(persons, spells, tmp_path / "file", overwrite=True)
