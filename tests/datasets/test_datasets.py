@@ -608,3 +608,16 @@ def test_treatment_changes_only_treated_paths(small):
         .reset_index(drop=True)
         .equals(some[some["person_id"].isin(treated_ids)].reset_index(drop=True))
     )
+
+
+def test_params_and_seed_records_replay_the_data():
+    reg = tk.datasets.make_register(n_persons=2000, seed=None, truth_n=1000)
+    again = tk.datasets.make_register(**reg.params)  # the arguments, seed included
+    pd.testing.assert_frame_equal(again.spells, reg.spells)
+    assert np.isfinite(reg.elapsed_s) and "elapsed_s" not in reg.params
+    p = reg.persons.head(300)
+    sp = tk.datasets.simulate_spells(p, p["person_id"] % 2 == 0, seed=None)
+    sp2 = tk.datasets.simulate_spells(p, p["person_id"] % 2 == 0, seed=sp.attrs["seed"])
+    pd.testing.assert_frame_equal(sp2, sp)
+    te = tk.datasets.true_effects(p, seed=None)
+    assert tk.datasets.true_effects(p, seed=te["seed"])["effect"] == te["effect"]

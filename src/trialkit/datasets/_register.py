@@ -506,7 +506,8 @@ def simulate_spells(
         ``end`` (last day of the spell's last month; NaT = censored), ``state``
         (categorical), ``exit_reason`` (register code ending an unemployment
         spell; "" for other states and when censored), ``next_state``
-        (categorical; NaN when censored).
+        (categorical; NaN when censored). ``attrs["seed"]`` records the seed
+        (with ``seed=None``, the entropy drawn), so the spells can be made again.
 
     Raises
     ------
@@ -536,7 +537,8 @@ def simulate_spells(
     t = t[order]
     a = _person_arrays(p)
     em = _end_month(end, a["origin"])
-    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
+    ss = as_seed_sequence(seed)
+    rng = np.random.Generator(np.random.PCG64(ss))
     out = _core.simulate(
         rng=rng,
         origin=a["origin"],
@@ -558,7 +560,9 @@ def simulate_spells(
         ev_state=out.ev_state,
         ev_code=out.ev_code,
     )
-    return _spell_frame(p["person_id"].to_numpy(), sp)
+    frame = _spell_frame(p["person_id"].to_numpy(), sp)
+    frame.attrs["seed"] = seed_record(ss)  # replayable, also when seed=None drew entropy
+    return frame
 
 
 # ---------------------------------------------------------------------------
@@ -620,7 +624,7 @@ def true_effects(
     dict
         ``{"effect": {outcome: treated - untreated}, "mc_se": {outcome: Monte-Carlo
         SE of the effect}, "treated": {outcome: mean}, "untreated": {outcome: mean},
-        "n": n}``; outcomes in :data:`OUTCOMES`
+        "n": n, "seed": the seed record}``; outcomes in :data:`OUTCOMES`
         (``employed_{12,24,36,48,60}m``, ``months_employed_60m``,
         ``months_unemployed_60m``, ``rmst_employment_60m``,
         ``cif_{route}_{12,24,60}m``), defined in :func:`make_register` and
@@ -645,7 +649,10 @@ def true_effects(
     ratios = effect_ratios(effect)
     treatment_months = check_int("treatment_months", treatment_months, minimum=1)
     order = np.argsort(persons["person_id"].to_numpy(), kind="stable")
-    return _truth_for(persons.iloc[order], ratios, treatment_months, as_seed_sequence(seed))
+    ss = as_seed_sequence(seed)
+    out = _truth_for(persons.iloc[order], ratios, treatment_months, ss)
+    out["seed"] = seed_record(ss)  # replayable, also when seed=None drew entropy
+    return out
 
 
 def _panel_truth(
@@ -686,7 +693,10 @@ class Register:
     truth : dict
         JSON-safe true effects built into the data (see :func:`make_register`).
     params : dict
-        The arguments that made the data (JSON-safe), with the replayable seed.
+        The arguments that made the data (JSON-safe), with the replayable seed:
+        ``make_register(**reg.params)`` makes the same register again.
+    elapsed_s : float
+        Seconds the generation took.
     """
 
     persons: pd.DataFrame
@@ -695,6 +705,7 @@ class Register:
     truth: dict[str, Any]
     params: dict[str, Any]
     municipalities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    elapsed_s: float = float("nan")
 
     def __repr__(self) -> str:
         return (
@@ -973,7 +984,6 @@ def make_register(
         "area_cycle": float(area_cycle),
         "end": str(pd.Timestamp(end).date()),
         "truth_n": truth_n,
-        "elapsed_s": time.perf_counter() - t0,
     }
     return Register(
         persons=persons,
@@ -981,6 +991,7 @@ def make_register(
         panel=panel,
         truth=truth,
         params=params,
+        elapsed_s=time.perf_counter() - t0,
         municipalities=munis.drop(columns=["first_treated_month"]),
     )
 
