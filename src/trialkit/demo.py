@@ -251,7 +251,7 @@ def run_demo(
         :data:`trialkit.datasets.TRIAL_AREA_NAMES` (default ``"Pirkanmaa"``).
     trial_persons : int or None
         Persons in the register extract the trial area's eligible jobseekers are taken
-        from (the default gives Pirkanmaa about 7,000); ``None`` takes them from the
+        from (the default gives Pirkanmaa about 4,700); ``None`` takes them from the
         main register of ``n_persons``.
     progress : bool
         Print one line per stage on stderr.
