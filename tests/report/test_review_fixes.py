@@ -6,9 +6,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trialkit.design import Outcome, TrialDesign
-from trialkit.report import Section, build_report
+from trialkit.errors import DataError
+from trialkit.report import Section, build_report, suppress_small_counts
 
 
 def _units(n: int = 6) -> pd.DataFrame:
@@ -115,3 +117,87 @@ def test_figure_table_labels_are_kept_body_cells_suppressed():
     assert celld[(2, -1)].get_text().get_text() == "1"
     assert celld[(0, 1)].get_text().get_text() == "2"
     plt.close(fig)
+
+
+def _assignment(id_col: str, n: int = 300):
+    from trialkit.randomisation import randomise
+
+    units = pd.DataFrame({id_col: [f"C{i:05d}" for i in range(n)], "x": np.arange(n) % 3})
+    return randomise(units, id=id_col, seed=1)
+
+
+@pytest.mark.parametrize("id_col", ["client_id", "id", "customer_ids", "id_number"])
+def test_person_level_tables_with_other_id_names_are_refused(tmp_path, id_col):
+    a = _assignment(id_col)
+    with pytest.raises(DataError, match=f"person identifier column '{id_col}'"):
+        build_report([Section("Assignment", results={"a": a})], tmp_path)
+    with pytest.raises(DataError, match="person-level"):
+        build_report([Section("Assignment", tables={"a": a.table})], tmp_path)
+
+
+def test_person_level_table_recognised_by_content(tmp_path):
+    from trialkit.results import effect_table
+
+    n = 300
+    res = effect_table([0.1], [0.05], index=["treatment"], n=[n], method="dim", n_obs=n)
+    rows = pd.DataFrame(
+        {"jobseeker": [f"J{i}" for i in range(n)], "arm": ["a", "b"] * (n // 2), "y": 0.5}
+    )
+    with pytest.raises(DataError, match="one row per person"):
+        build_report([Section("S", results={"r": res}, tables={"rows": rows})], tmp_path)
+    # a personal identity code in any column, whatever its name
+    hetu = pd.DataFrame({"who": ["010180-123A", "x"], "estimate": [0.1, 0.2]})
+    with pytest.raises(DataError, match="personal identity codes in column 'who'"):
+        suppress_small_counts(hetu)
+
+
+def test_group_tables_are_kept(tmp_path):
+    from trialkit.results import effect_table
+
+    res = effect_table([0.1], [0.05], index=["treatment"], n=[300], method="dim", n_obs=300)
+    munis = pd.DataFrame(
+        {
+            "municipality": [f"m{i}" for i in range(300)],
+            "municipality_id": np.arange(300),
+            "step": np.arange(300) % 4,
+            "n": np.full(300, 50),
+        }
+    )
+    small = pd.DataFrame({"area": ["Kemi", "Pori"], "estimate": [0.1, 0.2], "n": [40, 50]})
+    rep = build_report(
+        [Section("S", results={"r": res}, tables={"munis": munis, "areas": small})], tmp_path
+    )
+    assert "m299" in rep.html_path.read_text()
+
+
+def test_df_and_arm_counts_suppressed_with_n(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "term": ["small", "large", "unbalanced", "few clusters"],
+            "estimate": [0.1, 0.2, 0.3, 0.4],
+            "n": [3, 400, 60, 500],
+            "n_treated": [2, 200, 3, 250],
+            "n_control": [1, 200, 57, 250],
+            "n_clusters": [2, 40, 30, 4],
+            "df": [1.0, 38.0, 29.0, 3.0],
+        }
+    ).set_index("term")
+    out = suppress_small_counts(frame).reset_index()
+    assert out.loc[0, ["n", "n_treated", "n_control", "n_clusters", "df"]].tolist() == ["<5"] * 5
+    assert out.loc[1, ["n", "n_treated", "n_control", "n_clusters", "df"]].tolist() == [
+        400,
+        200,
+        200,
+        40,
+        38.0,
+    ]
+    # n_treated small: n_control would give it away as n - n_control
+    assert out.loc[2, ["n", "n_treated", "n_control", "df"]].tolist() == [60, "<5", "<5", 29.0]
+    # few clusters: the cluster df goes with them, the number of persons stays
+    assert out.loc[3, ["n", "n_clusters", "df"]].tolist() == [500, "<5", "<5"]
+    # and the same in results.json
+    rep = build_report([Section("S", tables={"t": frame})], tmp_path)
+    rows = json.loads(rep.json_path.read_text())["sections"]["S"]["t"]
+    assert [r["df"] for r in rows] == ["<5", 38.0, 29.0, "<5"]
+    assert [r["n_control"] for r in rows] == ["<5", 200, "<5", 250]
+    assert rows[0]["n_clusters"] == "<5"

@@ -40,6 +40,79 @@ def _is_count(name: str) -> bool:
 
 #: Column names that identify a person: never written.
 PERSON_ID_COLUMNS = re.compile(r"^(person_id|personal_id|hetu|ssn|henkilotunnus)$", re.I)
+#: Further column names of tables treated as identifiers: ``id``, ``*_id``, ``*_ids``,
+#: ``id_*`` (``client_id``, ``customer_id``, ``jobseeker_id``, ``id_number``) ...
+ID_LIKE_COLUMNS = re.compile(r"^(ids?|.+[_ ]ids?|ids?[_ ].+|.*henkilotunnus|hetu|ssn)$", re.I)
+#: ... except identifiers of groups, which are not persons (a municipality, a stratum).
+GROUP_ID_COLUMNS = re.compile(
+    r"^(municipality|municipalities|kunta|cluster|clusters|stratum|strata|block|office|region"
+    r"|area|arm|cohort|period|step|wave|site|outcome|term|trial|plan|seed|run|draw|event)"
+    r"([_ ]ids?|[_ ]id[_ ].*)?$",
+    re.I,
+)
+#: A Finnish personal identity code (henkilotunnus), e.g. ``010180-123A``.
+HETU = re.compile(r"^\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]$")
+#: Columns derived from a count of people (degrees of freedom): suppressed in a row
+#: whose total count (``n``, ``n_obs``, ``n_clusters``, ...) is suppressed.
+DERIVED_COLUMNS = re.compile(r"^(df|dof|df_.*|.*_df)$")
+#: Total counts of a row: when one is suppressed, every count and df of the row is.
+TOTAL_COUNTS = re.compile(r"^(n|n_obs|n_total|persons|clients|count)$")
+#: Counts the degrees of freedom are derived from (n - k; clusters - 1).
+DF_SOURCES = re.compile(r"^(n|n_obs|n_total|persons|clients|count|n_clusters)$")
+#: Counts of the parts of a total (the arms): when one is suppressed, so are the others,
+#: since the total minus the shown part would give it away.
+PART_COUNTS = re.compile(r"^(n|persons)_(treated|control|treatment)$")
+
+
+def _is_person_id_column(name: Any) -> bool:
+    s = str(name)
+    return bool(PERSON_ID_COLUMNS.match(s)) or (
+        bool(ID_LIKE_COLUMNS.match(s)) and not GROUP_ID_COLUMNS.match(s)
+    )
+
+
+def _id_like_values(values: pd.Series) -> bool:
+    """All values distinct strings or integers (as person ids are); floats and bools are not."""
+    if values.size < 2 or pd.api.types.is_bool_dtype(values) or values.isna().any():
+        return False
+    if pd.api.types.is_integer_dtype(values):
+        return bool(values.is_unique)
+    if pd.api.types.is_float_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    kinds = {type(v) for v in values.head(1000)}
+    if not kinds or not all(issubclass(k, (str, int, np.integer)) for k in kinds) or bool in kinds:
+        return False
+    return bool(values.is_unique)
+
+
+def _person_level_reason(frame: pd.DataFrame, n_persons: Sequence[int] = ()) -> str | None:
+    """Why ``frame`` looks person-level (``None`` when it does not).
+
+    A column named like a person identifier (``person_id``, ``client_id``, ``id``; group
+    identifiers such as ``municipality_id`` excepted); a cell holding a Finnish personal
+    identity code; or, when the table has as many rows as there are persons (``n_persons``,
+    at least 10), a column whose values are all distinct strings or integers.
+    """
+    for c in frame.columns:
+        if _is_person_id_column(c):
+            return f"the person identifier column {str(c)!r}"
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            texts = col.dropna().astype(str).head(1000)
+            if texts.str.match(HETU.pattern).any():
+                return f"personal identity codes in column {str(c)!r}"
+    if len(frame) >= 10 and len(frame) in set(n_persons):
+        for c in frame.columns:
+            if GROUP_ID_COLUMNS.match(str(c)) or _is_count(str(c)):
+                continue
+            if _id_like_values(frame[c]):
+                return (
+                    f"one row per person ({len(frame)} rows, as many as persons) with distinct "
+                    f"values in column {str(c)!r}"
+                )
+    return None
+
 
 SUPPRESSED = "<{k}"
 
@@ -61,15 +134,24 @@ def _is_person_record(key: Any, value: Any, n_units: int | None) -> bool:
     return all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
 
 
-def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
+def suppress_small_counts(
+    frame: pd.DataFrame, *, min_count: int = 5, n_persons: int | Sequence[int] | None = None
+) -> pd.DataFrame:
     """Replace counts in ``1 .. min_count - 1`` by the text ``"<min_count"``.
 
     Count columns are recognised by name (``n``, ``n_*``, ``*_count``,
     ``at_risk``, ``events``, ...); ``n_*`` names of design elements and computations
     (``n_steps``, ``n_periods``, ``n_draws``, ...) are not counts of people and are
     kept (cluster counts are suppressed: a cluster may be one person). Zero is kept (it discloses nothing about a
-    person). Index levels with count names are treated the same way. A frame
-    with a person-identifier column is refused.
+    person). Index levels with count names are treated the same way. In a row whose
+    total (``n``, ``n_obs``, ``n_clusters``, ...) is suppressed, every other count and the
+    degrees of freedom (``df``, derived from n) are suppressed too; ``n_treated`` and
+    ``n_control`` are suppressed together (the total minus one gives the other).
+
+    A person-level frame is refused: one with a column named like a person identifier
+    (``person_id``, ``client_id``, ``id``, ... -- not group ids such as
+    ``municipality_id``), a Finnish personal identity code in a cell, or -- given
+    ``n_persons`` -- as many rows as persons and a column of distinct strings or integers.
 
     Parameters
     ----------
@@ -77,6 +159,10 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
         A results table.
     min_count : int
         Smallest count that may be shown (default 5).
+    n_persons : int or sequence of int, optional
+        Numbers of persons in the analyses reported (``build_report`` passes the
+        results' ``n_obs``); a table with that many rows and a column of distinct
+        strings or integers is taken to be person-level.
 
     Returns
     -------
@@ -96,24 +182,75 @@ def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.Data
     1      0.2  40
     """
     out = frame.reset_index() if any(nm is not None for nm in frame.index.names) else frame.copy()
-    bad = [c for c in out.columns if PERSON_ID_COLUMNS.match(str(c))]
-    if bad:
+    persons = [] if n_persons is None else as_int_list(n_persons)
+    reason = _person_level_reason(out, persons)
+    if reason:
         raise DataError(
-            f"a report table holds the person identifier column {bad[0]!r}; "
-            "reports never contain person-level rows"
+            f"a report table holds {reason}; reports never contain person-level rows "
+            "(aggregate first, e.g. counts per arm)"
         )
-    for col in out.columns:
-        if not _is_count(str(col)):
-            continue
+    marker = SUPPRESSED.format(k=min_count)
+    counts = [c for c in out.columns if _is_count(str(c))]
+    small: dict[Any, np.ndarray] = {}
+    for col in counts:
         values = pd.to_numeric(out[col], errors="coerce")
-        small = (values > 0) & (values < min_count)
-        if small.any():
+        small[col] = ((values > 0) & (values < min_count)).to_numpy(bool)
+    none = np.zeros(len(out), dtype=bool)
+    total_small = none.copy()
+    df_small = none.copy()
+    for col in counts:
+        if TOTAL_COUNTS.match(str(col)):
+            total_small |= small[col]
+        if DF_SOURCES.match(str(col)):
+            df_small |= small[col]
+    part_small = none.copy()
+    for col in counts:
+        if PART_COUNTS.match(str(col)):
+            part_small |= small[col]
+    hide: dict[Any, np.ndarray] = {}
+    for col in counts:
+        extra = total_small | (part_small if PART_COUNTS.match(str(col)) else none)
+        values = pd.to_numeric(out[col], errors="coerce").to_numpy(float)
+        hide[col] = small[col] | (extra & (values != 0))
+    for col in out.columns:
+        if DERIVED_COLUMNS.match(str(col)) and col not in hide:
+            hide[col] = df_small & out[col].notna().to_numpy(bool)
+    for col, mask in hide.items():
+        if mask.any():
             out[col] = out[col].astype(object)
-            out.loc[small, col] = SUPPRESSED.format(k=min_count)
+            out.loc[mask, col] = marker
     if any(nm is not None for nm in frame.index.names):
         names = [nm for nm in frame.index.names if nm is not None]
         out = out.set_index(names)
     return out
+
+
+def as_int_list(n: int | Sequence[int]) -> list[int]:
+    """``n_persons`` as a list of ints."""
+    items = [n] if isinstance(n, (int, np.integer)) else list(n)
+    return [int(v) for v in items if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+
+
+def _suppress_row(row: dict[str, Any], *, min_count: int) -> dict[str, Any]:
+    """Secondary suppression in one JSON record: df and the other counts of a small total."""
+    marker = SUPPRESSED.format(k=min_count)
+    keys = list(row)
+
+    def _hide(k: Any) -> None:
+        v = row[k]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v != 0:
+            row[k] = marker
+
+    total = any(TOTAL_COUNTS.match(str(k)) and row[k] == marker for k in keys)
+    if total or any(DF_SOURCES.match(str(k)) and row[k] == marker for k in keys):
+        for k in keys:
+            if DERIVED_COLUMNS.match(str(k)) or (total and _is_count(str(k))):
+                _hide(k)
+    if any(PART_COUNTS.match(str(k)) and row[k] == marker for k in keys):
+        for k in keys:
+            if PART_COUNTS.match(str(k)):
+                _hide(k)
+    return row
 
 
 def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
@@ -130,11 +267,14 @@ def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
         n_units = obj.get("n_units")
         if isinstance(n_units, bool) or not isinstance(n_units, int):
             n_units = None
-        return {
-            k: _suppress_json(v, min_count=min_count, counting=counting or _is_count(str(k)))
-            for k, v in obj.items()
-            if not _is_person_record(k, v, n_units)
-        }
+        return _suppress_row(
+            {
+                k: _suppress_json(v, min_count=min_count, counting=counting or _is_count(str(k)))
+                for k, v in obj.items()
+                if not _is_person_record(k, v, n_units)
+            },
+            min_count=min_count,
+        )
     if isinstance(obj, list):
         return [_suppress_json(v, min_count=min_count, counting=counting) for v in obj]
     if (
@@ -289,7 +429,10 @@ def build_report(
     Raises
     ------
     DataError
-        If any table would write a person identifier.
+        If any table would write a person identifier, or is person-level: a column
+        named like an identifier (``person_id``, ``client_id``, ``id``), a personal
+        identity code in a cell, or as many rows as a reported result has observations
+        (``n_obs``) with a column of distinct strings or integers.
 
     Examples
     --------
@@ -305,6 +448,13 @@ def build_report(
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    # analyses' sizes: a table with that many rows and a column of distinct ids is person-level
+    n_persons = [
+        int(res.n_obs)
+        for sec in sections
+        for res in sec.results.values()
+        if isinstance(getattr(res, "n_obs", None), (int, np.integer))
+    ]
     n_suppressed = 0
     body: list[str] = []
     results_json: dict[str, Any] = {}
@@ -321,7 +471,7 @@ def build_report(
             except NotImplementedError:
                 frame = None
             if frame is not None:
-                safe = suppress_small_counts(frame, min_count=min_count)
+                safe = suppress_small_counts(frame, min_count=min_count, n_persons=n_persons)
                 n_suppressed += int(
                     (safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum()
                 )
@@ -335,7 +485,7 @@ def build_report(
             body.append(f'<p class="meta">{html.escape(meta)}</p>')
             sec_json[label] = res.to_dict()
         for label, frame in sec.tables.items():
-            safe = suppress_small_counts(frame, min_count=min_count)
+            safe = suppress_small_counts(frame, min_count=min_count, n_persons=n_persons)
             n_suppressed += int((safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum())
             body.append(_table_html(safe, label))
             sec_json[label] = jsonable(frame)
