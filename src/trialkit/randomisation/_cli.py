@@ -4,13 +4,62 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from trialkit.errors import DataError
 
+#: A canonical integer literal: what ``str(int(x))`` gives (no leading zeros, "+" or spaces).
+_INTEGER = r"0|-?[1-9][0-9]*"
+_BOOLEAN = {
+    "True": True,
+    "False": False,
+    "true": True,
+    "false": False,
+    "TRUE": True,
+    "FALSE": False,
+}
 
-def _read(path: str) -> Any:
+
+def _typed(column: Any) -> Any:
+    """A CSV column read as text, as integers only when every value is a canonical integer.
+
+    ``"00001"`` stays text (leading zeros are part of an id), ``"17"`` becomes the
+    integer 17 -- what pandas gives for a clean integer column, so certificates
+    made from such CSV files before still verify (float64 when values are
+    missing, as pandas gives); ``True``/``False`` columns become booleans, as
+    pandas reads them.
+    """
+    import numpy as np
+    import pandas as pd
+
+    present = column.dropna()
+    if len(present) == 0:
+        return column
+    text = present.astype(str)
+    if text.str.fullmatch(_INTEGER).all():
+        values = pd.to_numeric(text.to_numpy(dtype=object))
+        if values.dtype.kind != "i":  # beyond 64 bits: keep the text
+            return column
+        whole = pd.Series(values, index=present.index, name=column.name)
+        if len(present) == len(column):
+            return whole.astype(np.int64)
+        return whole.reindex(column.index).astype(np.float64)
+    if text.isin(list(_BOOLEAN)).all() and len(present) == len(column):
+        return text.map(_BOOLEAN).astype(bool)
+    return column
+
+
+def _read(path: str, text_columns: Sequence[str] = ()) -> Any:
+    """Read units from .csv(.gz)/.txt or .parquet.
+
+    The columns in ``text_columns`` (ids, strata, clusters) of a CSV file are read
+    as text and turned into integers only when every value is a canonical
+    integer literal (:func:`_typed`), so that ids such as ``00001`` keep their
+    leading zeros and a CSV file gives the same assignment as a Parquet file of
+    the same data.
+    """
     import pandas as pd
 
     p = Path(path)
@@ -19,7 +68,12 @@ def _read(path: str) -> Any:
     if p.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if p.suffix.lower() in (".csv", ".txt", ".gz"):
-        return pd.read_csv(p)
+        header = pd.read_csv(p, nrows=0).columns
+        wanted = [c for c in dict.fromkeys(text_columns) if c in header]
+        frame = pd.read_csv(p, dtype={c: str for c in wanted})
+        for c in wanted:
+            frame[c] = _typed(frame[c])
+        return frame
     raise DataError(f"cannot read {path!r}: use a .csv or .parquet file")
 
 
@@ -104,7 +158,10 @@ def add_parser(sub: Any) -> None:
 def _run_randomise(args: argparse.Namespace) -> int:
     from trialkit.randomisation import randomise
 
-    units = _read(args.input)
+    units = _read(
+        args.input,
+        [args.id, *(_split(args.strata) or []), *([args.cluster] if args.cluster else [])],
+    )
     steps: Any = None
     if args.steps is not None:
         steps = int(args.steps) if args.steps.isdigit() else _split(args.steps)
@@ -137,7 +194,11 @@ def _run_randomise(args: argparse.Namespace) -> int:
 
 def _run_verify(args: argparse.Namespace) -> int:
     from trialkit.randomisation import verify_details
+    from trialkit.randomisation.assignment import _load_certificate
 
-    report = verify_details(_read(args.input), args.certificate)
+    cert = _load_certificate(args.certificate)
+    design_columns = [cert.get("id"), *(cert.get("strata") or []), cert.get("cluster")]
+    units = _read(args.input, [c for c in design_columns if isinstance(c, str)])
+    report = verify_details(units, cert)
     print(str(report), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
