@@ -35,6 +35,45 @@ Multiplicity = Literal["none", "bonferroni", "holm"]
 _KINDS = ("binary", "continuous", "count", "duration")
 _MULTIPLICITY = ("none", "bonferroni", "holm")
 _ESTIMATORS = ("difference_in_means", "lin", "cox", "rmst", "km")
+#: Randomisation mechanisms (those of :func:`trialkit.randomise`).
+_METHODS = ("complete", "bernoulli", "matched_pairs", "stepped_wedge", "lottery", "rerandomised")
+#: Mechanisms :meth:`TrialDesign.randomise` runs itself; the others need arguments the
+#: design does not declare (steps, capacity, covariates' balance criterion).
+_SELF_RANDOMISED = ("complete", "bernoulli", "matched_pairs")
+
+
+def _positive_int(param: str, value: Any) -> int:
+    """A whole number of months > 0 (Python or numpy integer; not a bool, not 60.5)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DesignError(
+            f"`{param}` must be a positive whole number of months (e.g. 12); got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value <= 0:
+        raise DesignError(f"`{param}` must be a positive number of months; got {value!r}")
+    return int(value)
+
+
+def _real(param: str, value: Any, *, optional: bool = False) -> float | None:
+    """A finite real number (Python or numpy; not a bool or a string)."""
+    if value is None and optional:
+        return None
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+    ):
+        raise DesignError(f"`{param}` must be a finite number; got {value!r}")
+    return float(value)
+
+
+def _name(param: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        what = "a non-empty string or None" if optional else "a non-empty string"
+        raise DesignError(f"`{param}` must be {what}; got {value!r}")
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,12 +112,18 @@ class Outcome:
     sd: float | None = None
 
     def __post_init__(self) -> None:
+        _name("name", self.name)
         check_choice("kind", self.kind, _KINDS)
         check_choice("estimator", self.estimator, _ESTIMATORS)
-        if self.horizon is not None and (not isinstance(self.horizon, int) or self.horizon <= 0):
-            raise DesignError(
-                f"`horizon` must be a positive number of months; got {self.horizon!r}"
-            )
+        if self.horizon is not None:
+            object.__setattr__(self, "horizon", _positive_int("horizon", self.horizon))
+        if not isinstance(self.primary, (bool, np.bool_)):
+            raise DesignError(f"`primary` must be True or False; got {self.primary!r}")
+        object.__setattr__(self, "primary", bool(self.primary))
+        for param in ("expected_effect", "baseline", "sd"):
+            object.__setattr__(self, param, _real(param, getattr(self, param), optional=True))
+        if self.sd is not None and self.sd <= 0:
+            raise DesignError(f"`sd` must be > 0; got {self.sd!r}")
 
     @property
     def label(self) -> str:
@@ -321,7 +366,8 @@ class TrialDesign:
         A :meth:`pandas.DataFrame.query` expression selecting eligible persons,
         e.g. ``"duration_months >= 12"`` (the long-term unemployed).
     unit : {"person", "cluster"}
-        Unit of randomisation; ``"cluster"`` needs ``cluster``.
+        Unit of randomisation; ``"cluster"`` needs ``cluster``, and a ``cluster``
+        needs ``unit="cluster"`` (whole clusters are randomised).
     id : str
         Person identifier column.
     arms : mapping of str to float
@@ -329,9 +375,12 @@ class TrialDesign:
     strata : sequence of str
         Stratification columns.
     cluster : str, optional
-        Cluster column (municipality, office) for cluster designs.
-    method : str
-        Randomisation mechanism passed to :func:`trialkit.randomise`.
+        Cluster column (municipality, office) for cluster designs (``unit="cluster"``).
+    method : {"complete", "bernoulli", "matched_pairs", "stepped_wedge", "lottery", "rerandomised"}
+        Randomisation mechanism of :func:`trialkit.randomise`. :meth:`randomise` runs
+        the first three (``"matched_pairs"`` with ``strata`` naming the pairs); for the
+        others, which need steps, a capacity or a balance criterion, call
+        :func:`trialkit.randomise` and pass its certificate to :meth:`plan`.
     outcomes : sequence of Outcome
         Declared outcomes; at least one primary.
     covariates : sequence of str
@@ -341,7 +390,8 @@ class TrialDesign:
     multiplicity : {"none", "bonferroni", "holm"}
         Correction across primary outcomes.
     follow_up_months : int
-        Length of register follow-up (the report asks for five years).
+        Length of register follow-up in whole months (the report asks for five years);
+        no outcome's horizon may be later.
     origin : str
         Column with the date follow-up starts.
 
@@ -373,33 +423,84 @@ class TrialDesign:
     origin: str = "origin"
 
     def __post_init__(self) -> None:
+        _name("title", self.title)
+        _name("population", self.population)
+        _name("eligibility", self.eligibility, optional=True)
+        _name("id", self.id)
+        _name("origin", self.origin)
+        _name("cluster", self.cluster, optional=True)
+        if not isinstance(self.arms, Mapping):
+            raise DesignError(
+                "`arms` must be a mapping arm -> allocation ratio, e.g. "
+                f"{{'control': 1, 'treatment': 1}}; got {self.arms!r}"
+            )
         object.__setattr__(self, "arms", dict(self.arms))
-        object.__setattr__(self, "strata", tuple(as_list(self.strata)))
-        object.__setattr__(self, "covariates", tuple(as_list(self.covariates)))
-        object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        for param in ("strata", "covariates"):
+            cols = tuple(as_list(getattr(self, param)))
+            for c in cols:
+                _name(f"{param} entries", c)
+            object.__setattr__(self, param, cols)
+        if not isinstance(self.outcomes, (Sequence, Outcome)) or isinstance(self.outcomes, str):
+            raise DesignError(f"`outcomes` must be a sequence of Outcome; got {self.outcomes!r}")
+        outcomes = (self.outcomes,) if isinstance(self.outcomes, Outcome) else tuple(self.outcomes)
+        for o in outcomes:
+            if not isinstance(o, Outcome):
+                raise DesignError(
+                    f"`outcomes` must hold Outcome objects (trialkit.design.Outcome); got {o!r}"
+                )
+        object.__setattr__(self, "outcomes", outcomes)
         check_choice("unit", self.unit, ("person", "cluster"))
+        check_choice("method", self.method, _METHODS)
         check_choice("multiplicity", self.multiplicity, _MULTIPLICITY)
         if len(self.arms) < 2:
             raise DesignError(f"`arms` must name at least two arms; got {list(self.arms)}")
-        if any(not (isinstance(r, (int, float)) and r > 0) for r in self.arms.values()):
-            raise DesignError(
-                f"allocation ratios in `arms` must be positive numbers; got {self.arms}"
-            )
+        for a, r in self.arms.items():
+            if not isinstance(a, str) or not a:
+                raise DesignError(f"arm names in `arms` must be non-empty strings; got {a!r}")
+            if (
+                isinstance(r, (bool, np.bool_))
+                or not isinstance(r, (int, float, np.integer, np.floating))
+                or not np.isfinite(r)
+                or r <= 0
+            ):
+                raise DesignError(
+                    "allocation ratios in `arms` must be positive finite numbers; "
+                    f"got {r!r} for arm {a!r}"
+                )
         if self.unit == "cluster" and not self.cluster:
             raise DesignError(
                 "`unit='cluster'` needs `cluster`, the cluster column (e.g. 'municipality')"
             )
-        if not 0 < self.alpha < 1 or not 0 < self.power < 1:
+        if self.cluster and self.unit != "cluster":
             raise DesignError(
-                f"`alpha` and `power` must be in (0, 1); got {self.alpha!r}, {self.power!r}"
+                f"`cluster={self.cluster!r}` randomises whole clusters, so the unit of "
+                "randomisation is the cluster: pass unit='cluster' (or leave `cluster` out to "
+                "randomise persons)"
             )
+        if self.method == "matched_pairs" and not self.strata:
+            raise DesignError(
+                "method='matched_pairs' needs `strata` naming each unit's pair (e.g. ('pair',))"
+            )
+        for param in ("alpha", "power"):
+            v = _real(param, getattr(self, param))
+            if not 0 < v < 1:  # type: ignore[operator]
+                raise DesignError(f"`{param}` must be in (0, 1); got {getattr(self, param)!r}")
+            object.__setattr__(self, param, v)
         if not self.outcomes or not any(o.primary for o in self.outcomes):
             raise DesignError("declare at least one outcome with primary=True")
         labels = [o.label for o in self.outcomes]
         if len(set(labels)) != len(labels):
             raise DesignError(f"outcomes are declared twice: {labels}")
-        if self.follow_up_months <= 0:
-            raise DesignError(f"`follow_up_months` must be positive; got {self.follow_up_months!r}")
+        object.__setattr__(
+            self, "follow_up_months", _positive_int("follow_up_months", self.follow_up_months)
+        )
+        beyond = [o.label for o in self.outcomes if (o.horizon or 0) > self.follow_up_months]
+        if beyond:
+            raise DesignError(
+                f"outcomes {beyond} are measured after the end of follow-up "
+                f"(`follow_up_months`={self.follow_up_months}); lengthen follow-up or shorten "
+                "their horizons"
+            )
 
     @property
     def primary(self) -> tuple[Outcome, ...]:
@@ -445,8 +546,25 @@ class TrialDesign:
         with the data; :func:`trialkit.verify` re-derives the assignment from it, and its
         ``assignment_hash`` must equal the plan's.
         """
+        if certificate:
+            self._check_certificate(certificate)
         content = self._content(certificate)
         return PreAnalysisPlan(content=jsonable(content), sha256=_hash(content))
+
+    def _check_certificate(self, certificate: Mapping[str, Any]) -> None:
+        """The certificate must come from a draw of this design's mechanism and unit."""
+        if not isinstance(certificate, Mapping):
+            raise DesignError(
+                "`certificate` must be the randomisation certificate mapping "
+                f"(Assignment.certificate); got {type(certificate).__name__}"
+            )
+        checks = (("method", self.method), ("cluster", self.cluster), ("id", self.id))
+        for key, declared in checks:
+            if key in certificate and certificate[key] != declared:
+                raise DesignError(
+                    f"the randomisation certificate's {key} is {certificate[key]!r} but the "
+                    f"design declares {key}={declared!r}"
+                )
 
     def eligible(self, persons: pd.DataFrame) -> tuple[pd.DataFrame, tuple[Exclusion, ...]]:
         """Persons meeting the eligibility rule, and how many were not eligible.
@@ -477,6 +595,12 @@ class TrialDesign:
         """Randomise the eligible persons (or their clusters) as declared; returns the assignment."""
         from trialkit.randomisation import randomise
 
+        if self.method not in _SELF_RANDOMISED:
+            raise DesignError(
+                f"method={self.method!r} needs arguments the design does not declare (steps, "
+                "capacity or a balance criterion): call trialkit.randomise(...) with them and "
+                f"pass its certificate to plan(); TrialDesign.randomise runs {list(_SELF_RANDOMISED)}"
+            )
         eligible, _ = self.eligible(persons)
         require_columns(eligible, [self.id, *self.strata, *as_list(self.cluster)], name="persons")
         return randomise(

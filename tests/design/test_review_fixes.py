@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from trialkit.design import Outcome, PreAnalysisPlan, TrialDesign
+from trialkit.errors import DesignError
 
 
 def _units(n: int = 40) -> pd.DataFrame:
@@ -71,3 +75,66 @@ def test_markdown_of_an_old_plan_with_person_records_hides_them():
 
     md = PreAnalysisPlan(content=content, sha256=_hash(content)).to_markdown()
     assert not any(pid in md for pid in units["person_id"])
+
+
+def test_cluster_without_unit_cluster_is_refused():
+    with pytest.raises(DesignError, match="unit='cluster'"):
+        _design(cluster="municipality")
+    d = _design(strata=(), unit="cluster", cluster="municipality")
+    assert "unit of randomisation: cluster (clusters: `municipality`)" in d.plan().to_markdown()
+
+
+def test_method_is_validated_when_declared():
+    with pytest.raises(DesignError, match=r"`method` must be one of \['complete', 'bernoulli'"):
+        _design(method="foo")
+    with pytest.raises(DesignError, match="matched_pairs.*strata"):
+        _design(method="matched_pairs", strata=())
+    # declared, but drawn with trialkit.randomise (it needs steps): a clear message
+    d = _design(method="stepped_wedge", strata=(), unit="cluster", cluster="municipality")
+    with pytest.raises(DesignError, match="call trialkit.randomise"):
+        d.randomise(_units(), seed=1)
+
+
+def test_certificate_of_another_mechanism_is_refused():
+    a = _design().randomise(_units(), seed=1)
+    with pytest.raises(DesignError, match="certificate's method is 'complete'"):
+        _design(method="bernoulli").plan(certificate=a.certificate)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(arms={"control": 1.0, "treatment": float("inf")}), "positive finite"),
+        (dict(arms={"control": 1.0, "treatment": True}), "positive finite"),
+        (dict(arms={"control": 1.0, "treatment": "2"}), "positive finite"),
+        (dict(arms=["control", "treatment"]), "mapping"),
+        (dict(follow_up_months=60.5), "whole number"),
+        (dict(follow_up_months=True), "whole number"),
+        (dict(follow_up_months=6), "after the end of follow-up"),
+        (dict(alpha="0.05"), "`alpha` must be a finite number"),
+        (dict(alpha=float("nan")), "`alpha` must be a finite number"),
+        (dict(power=True), "`power` must be a finite number"),
+        (dict(title=None), "`title`"),
+        (dict(strata=("duration_band", 3)), "strata"),
+        (dict(outcomes=("employed",)), "Outcome"),
+    ],
+)
+def test_design_options_are_validated(kw, match):
+    with pytest.raises(DesignError, match=match):
+        _design(**kw)
+
+
+def test_horizon_accepts_numpy_integers_refuses_bools_and_fractions():
+    o = Outcome(name="employed", horizon=np.int64(12), primary=True)
+    assert o.label == "employed_12m" and type(o.horizon) is int
+    assert (
+        json.loads(_design(outcomes=(o,)).plan().to_json())["plan"]["outcomes"][0]["horizon"] == 12
+    )
+    for bad in (True, 12.5, "12", float("inf")):
+        with pytest.raises(DesignError, match="horizon"):
+            Outcome(name="employed", horizon=bad)
+    with pytest.raises(DesignError, match="expected_effect"):
+        Outcome(name="employed", expected_effect="0.03")
+    # numpy numbers are fine where a number is meant
+    d = _design(alpha=np.float64(0.05), follow_up_months=np.int32(60))
+    assert d.alpha == 0.05 and d.follow_up_months == 60
