@@ -36,8 +36,10 @@ def add_parser(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from trialkit.cli import check_output_dir
     from trialkit.demo import run_demo
 
+    check_output_dir(args.out, "--out")
     run_demo(
         args.out,
         n_persons=args.n_persons,

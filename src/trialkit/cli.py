@@ -6,8 +6,10 @@ by the stage modules: each lists a ``_cli`` module in :data:`SUBCOMMAND_MODULES`
 that defines ``add_parser(subparsers)``; the parser it adds sets ``func`` to a
 handler ``func(args) -> int`` (the exit code).
 
-User errors (:class:`trialkit.errors.TrialkitError`) print one line on stderr
-and exit with status 2; no traceback.
+User errors (:class:`trialkit.errors.TrialkitError`) and file-system errors
+(:class:`OSError`) print one line on stderr and exit with status 2; no
+traceback. Output paths are checked before any work is done
+(:func:`check_output_file`, :func:`check_output_dir`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from trialkit._version import __version__
-from trialkit.errors import TrialkitError
+from trialkit.errors import DataError, TrialkitError
 
-__all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
+__all__ = ["main", "build_parser", "SUBCOMMAND_MODULES", "check_output_file", "check_output_dir"]
 
 #: Modules that add subcommands; each defines ``add_parser(subparsers)``.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -28,6 +31,30 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "trialkit.randomisation._cli",
     "trialkit.power._cli",
 )
+
+
+def check_output_file(path: str, option: str, suffixes: Sequence[str] | None = None) -> None:
+    """Refuse, before any work is done, an output file that cannot be written.
+
+    ``suffixes`` (e.g. ``(".csv", ".parquet")``) are the allowed endings of the
+    name (case-insensitive); the folder it goes into must exist.
+    """
+    p = Path(path)
+    if suffixes is not None and not p.name.lower().endswith(tuple(suffixes)):
+        raise DataError(f"{option} {path!r}: unknown file type; use one of {', '.join(suffixes)}")
+    if p.is_dir():
+        raise DataError(f"{option} {path!r} is a folder; give a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise DataError(f"{option} {path!r}: folder {str(parent)!r} does not exist")
+
+
+def check_output_dir(path: str, option: str) -> None:
+    """Refuse, before any work is done, an output folder that is an existing file."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            raise DataError(f"{option} {path!r}: {str(q)!r} is a file, not a folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrialkitError as exc:
         print(f"trialkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except OSError as exc:  # missing, unreadable or unwritable files and folders
         print(f"trialkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -79,3 +79,75 @@ def test_csv_design_columns_become_integers_only_when_canonical():
     for kept in (["+1", "2"], [" 1", "2"], ["-0", "1"], ["1.0", "2"], ["9" * 20, "1"]):
         assert typed(kept).tolist() == kept
     assert typed(["True", "False"]).tolist() == [True, False]
+
+
+def _one_line_error(capsys, command: str, *needles: str) -> None:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"trialkit {command}: error: ")
+    assert "Traceback" not in captured.err
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_empty_csv_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    units = tmp_path / "empty.csv"
+    assert main(["randomise", str(units), "--out", str(tmp_path / "o.csv"), "--certificate",
+                 str(tmp_path / "c.json")]) == 2  # fmt: skip
+    _one_line_error(capsys, "randomise", "empty.csv", "is empty")
+    _frame(list(range(1, 61))).to_csv(tmp_path / "u.csv", index=False)
+    assert _randomise(tmp_path / "u.csv", tmp_path / "a.csv", tmp_path / "c.json") == 0
+    capsys.readouterr()
+    assert main(["verify", str(units), str(tmp_path / "c.json")]) == 2
+    _one_line_error(capsys, "verify", "is empty")
+
+
+def test_unwritable_or_unknown_outputs_are_refused_before_randomising(tmp_path, capsys):
+    _frame(list(range(1, 61))).to_csv(tmp_path / "u.csv", index=False)
+    cert = tmp_path / "c.json"
+    cases = [
+        (["--out", str(tmp_path / "nowhere" / "x.csv")], ["--out", "does not exist"]),
+        (["--out", str(tmp_path / "x.xlsx")], ["--out", "x.xlsx", ".csv", ".parquet"]),
+        (["--out", str(tmp_path / "x.csv"), "--certificate", str(tmp_path / "no" / "c.json")],
+         ["--certificate", "does not exist"]),
+    ]  # fmt: skip
+    for extra, needles in cases:
+        args = ["randomise", str(tmp_path / "u.csv"), "--seed", "1", *extra]
+        if "--certificate" not in extra:
+            args += ["--certificate", str(cert)]
+        assert main(args) == 2, extra
+        _one_line_error(capsys, "randomise", *needles)
+        assert not cert.exists()  # nothing was written
+        assert not (tmp_path / "x.xlsx").exists()
+    out = tmp_path / "x.csv.gz"
+    assert main(["randomise", str(tmp_path / "u.csv"), "--out", str(out), "--certificate",
+                 str(cert), "--seed", "1"]) == 0  # fmt: skip
+    assert len(pd.read_csv(out)) == 60
+
+
+def test_demo_out_that_is_a_file_is_refused_before_running(tmp_path, capsys, monkeypatch):
+    import trialkit.demo
+
+    def boom(*args, **kwargs):
+        raise AssertionError("run_demo must not start")
+
+    monkeypatch.setattr(trialkit.demo, "run_demo", boom)
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert main(["demo", "--out", str(target), "--quiet"]) == 2
+    _one_line_error(capsys, "demo", "is a file, not a folder")
+    assert main(["demo", "--out", str(target / "sub"), "--quiet"]) == 2
+    _one_line_error(capsys, "demo", "is a file, not a folder")
+
+
+def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import trialkit.demo
+
+    def denied(*args, **kwargs):
+        raise NotADirectoryError(20, "Not a directory", "x/figures")
+
+    monkeypatch.setattr(trialkit.demo, "run_demo", denied)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 2
+    _one_line_error(capsys, "demo", "Not a directory")

@@ -65,16 +65,34 @@ def _read(path: str, text_columns: Sequence[str] = ()) -> Any:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if p.is_dir():
+        raise DataError(f"{path!r} is a folder; give a .csv or .parquet file")
     if p.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(p)
+        try:
+            return pd.read_parquet(p)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, (FileNotFoundError, PermissionError)):
+                raise
+            raise DataError(f"cannot read {path!r} as Parquet: {exc}") from exc
     if p.suffix.lower() in (".csv", ".txt", ".gz"):
-        header = pd.read_csv(p, nrows=0).columns
-        wanted = [c for c in dict.fromkeys(text_columns) if c in header]
-        frame = pd.read_csv(p, dtype={c: str for c in wanted})
+        try:
+            header = pd.read_csv(p, nrows=0).columns
+            wanted = [c for c in dict.fromkeys(text_columns) if c in header]
+            frame = pd.read_csv(p, dtype={c: str for c in wanted})
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(
+                f"{path!r} is empty: expected a header line and one row per unit"
+            ) from exc
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read {path!r} as CSV: {str(exc).strip()}") from exc
         for c in wanted:
             frame[c] = _typed(frame[c])
         return frame
     raise DataError(f"cannot read {path!r}: use a .csv or .parquet file")
+
+
+#: Endings of --out that `trialkit randomise` writes (CSV, gzipped CSV, Parquet).
+OUT_SUFFIXES = (".csv", ".parquet", ".csv.gz", ".pq")
 
 
 def _write(frame: Any, path: str) -> None:
@@ -156,8 +174,11 @@ def add_parser(sub: Any) -> None:
 
 
 def _run_randomise(args: argparse.Namespace) -> int:
+    from trialkit.cli import check_output_file
     from trialkit.randomisation import randomise
 
+    check_output_file(args.out, "--out", OUT_SUFFIXES)
+    check_output_file(args.certificate, "--certificate")
     units = _read(
         args.input,
         [args.id, *(_split(args.strata) or []), *([args.cluster] if args.cluster else [])],
