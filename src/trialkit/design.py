@@ -143,6 +143,29 @@ class Deviation:
         return f"DEVIATION in {self.field}: planned {self.planned!r}, analysed {self.actual!r}"
 
 
+#: Fields of a plan's content (``TrialDesign._content``).
+_PLAN_KEYS = (
+    "title",
+    "trialkit_version",
+    "population",
+    "eligibility",
+    "unit",
+    "id",
+    "arms",
+    "strata",
+    "cluster",
+    "method",
+    "outcomes",
+    "covariates",
+    "alpha",
+    "power",
+    "multiplicity",
+    "follow_up_months",
+    "origin",
+    "randomisation_certificate",
+)
+
+
 @dataclass(frozen=True)
 class PreAnalysisPlan:
     """A content-hashed pre-analysis plan (JSON and Markdown).
@@ -169,8 +192,38 @@ class PreAnalysisPlan:
 
     @classmethod
     def from_json(cls, text: str) -> PreAnalysisPlan:
-        """Read a plan written by :meth:`to_json`; raises if its hash does not match."""
-        d = json.loads(text)
+        """Read a plan written by :meth:`to_json`; raises if its hash does not match.
+
+        Raises
+        ------
+        DataError
+            If ``text`` is not JSON, lacks ``plan`` or ``sha256`` (or the plan lacks
+            one of its fields; the missing keys are named), or the hash does not match.
+        """
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"pre-analysis plan is not JSON ({exc}); pass the text PreAnalysisPlan.to_json wrote"
+            ) from exc
+        if not isinstance(d, Mapping):
+            raise DataError(
+                f"pre-analysis plan JSON must be an object with keys 'plan' and 'sha256'; "
+                f"got {type(d).__name__}"
+            )
+        missing = [k for k in ("plan", "sha256") if k not in d]
+        if missing:
+            raise DataError(
+                f"pre-analysis plan JSON lacks the key(s) {missing}; a plan written by "
+                "PreAnalysisPlan.to_json has 'plan' (its content) and 'sha256' (its hash)"
+            )
+        if not isinstance(d["plan"], Mapping) or not isinstance(d["sha256"], str):
+            raise DataError(
+                "pre-analysis plan JSON: 'plan' must be an object and 'sha256' a string"
+            )
+        missing = [k for k in _PLAN_KEYS if k not in d["plan"]]
+        if missing:
+            raise DataError(f"pre-analysis plan content lacks the key(s) {missing}")
         plan = cls(content=d["plan"], sha256=d["sha256"])
         if _hash(d["plan"]) != d["sha256"]:
             raise DataError(

@@ -9,6 +9,7 @@ follow-up of the matched groups -- is one call here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,37 @@ import pandas as pd
 
 from trialkit._checks import require_columns, require_frame
 from trialkit._typing import SeedLike
+from trialkit.errors import DesignError
 from trialkit.results import EffectTable
 
 __all__ = ["ObservationalEvaluation", "evaluate_observational"]
+
+#: Months of follow-up :func:`evaluate_observational` builds (that of :func:`trialkit.follow_up`).
+_FOLLOW_UP_MONTHS = 60
+_OUTCOME_LABEL = re.compile(r"^(?P<name>.+)_(?P<h>[0-9]+)m$")
+
+
+def _parse_outcomes(outcomes: Any, months: int = _FOLLOW_UP_MONTHS) -> list[int]:
+    """Horizons of outcome labels ``{name}_{h}m``; a DesignError says what is allowed."""
+    from trialkit.followup._followup import OUTCOMES
+
+    allowed = (
+        f"outcome names are '<outcome>_<h>m' with <outcome> one of {list(OUTCOMES)} and <h> a "
+        f"horizon of 1..{months} months, e.g. 'employed_12m' or 'months_employed_60m'"
+    )
+    if isinstance(outcomes, str):
+        outcomes = [outcomes]
+    if not isinstance(outcomes, Sequence) or not outcomes:
+        raise DesignError(f"`outcomes` must be a non-empty list of names; {allowed}")
+    horizons = set()
+    for o in outcomes:
+        m = _OUTCOME_LABEL.match(o) if isinstance(o, str) else None
+        if m is None or m["name"] not in OUTCOMES or not 1 <= int(m["h"]) <= months:
+            raise DesignError(f"`outcomes` entry {o!r} is not a follow-up outcome: {allowed}")
+        horizons.add(int(m["h"]))
+    if len(set(outcomes)) != len(outcomes):
+        raise DesignError(f"`outcomes` names an outcome twice: {list(outcomes)}")
+    return sorted(horizons)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +107,7 @@ def evaluate_observational(
     origin: str = "origin",
     did_outcome: str = "unemployment_rate",
     seed: SeedLike = None,
+    id: str = "person_id",
 ) -> ObservationalEvaluation:
     """Matched controls, five-year follow-up of the matched groups, and DiD -- in one call.
 
@@ -94,7 +124,9 @@ def evaluate_observational(
     exact, covariates, score, caliper, ratio
         Passed to :func:`trialkit.match`.
     outcomes : sequence of str
-        Follow-up outcomes (``name_{h}m``) estimated after matching.
+        Follow-up outcomes ``<outcome>_<h>m`` estimated after matching: ``<outcome>``
+        one of :data:`trialkit.followup.OUTCOMES` (``employed``, ``days_employed``, ...)
+        and ``<h>`` a horizon of 1..60 months, e.g. ``"employed_12m"``.
     origin : str
         Column with the date each person's follow-up starts.
     did_outcome : str
@@ -102,10 +134,19 @@ def evaluate_observational(
     seed : int, Generator or None
         Seed of the DiD bootstrap and the follow-up bands; with None fresh entropy
         is drawn and recorded in the results' ``seed`` (pass it back to replay).
+    id : str
+        Person identifier column of ``persons`` and ``spells``.
 
     Returns
     -------
     ObservationalEvaluation
+
+    Raises
+    ------
+    DesignError
+        If an outcome name is not ``<outcome>_<h>m`` of a follow-up outcome.
+    DataError
+        If ``persons`` lacks a named column.
 
     Examples
     --------
@@ -116,13 +157,18 @@ def evaluate_observational(
     """
     import trialkit as tk
 
+    horizons = _parse_outcomes(outcomes)
+    outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     require_frame(persons, name="persons")
-    require_columns(persons, [treatment, *exact, *covariates, origin], name="persons")
-    horizons = sorted({int(o.rsplit("_", 1)[1].rstrip("m")) for o in outcomes})
-    f = tk.follow_up(spells, persons, arm=treatment, origin=origin)
+    require_columns(
+        persons,
+        [id, treatment, *exact, *covariates, origin, *([pool] if pool else [])],
+        name="persons",
+    )
+    f = tk.follow_up(spells, persons, arm=treatment, origin=origin, id=id)
     person_outcomes = f.outcomes(horizons=horizons).drop(columns=[treatment], errors="ignore")
     base = persons if pool is None else persons.loc[persons[pool].astype(bool)]
-    data = base.merge(person_outcomes, left_on="person_id", right_index=True, how="left")
+    data = base.merge(person_outcomes, left_on=id, right_index=True, how="left")
     data = data.assign(**{treatment: data[treatment].astype(int)})
     m = tk.match(
         data,

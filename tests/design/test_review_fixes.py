@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from trialkit.design import Outcome, PreAnalysisPlan, TrialDesign
-from trialkit.errors import DesignError
+from trialkit.errors import DataError, DesignError
 
 
 def _units(n: int = 40) -> pd.DataFrame:
@@ -138,3 +138,50 @@ def test_horizon_accepts_numpy_integers_refuses_bools_and_fractions():
     # numpy numbers are fine where a number is meant
     d = _design(alpha=np.float64(0.05), follow_up_months=np.int32(60))
     assert d.alpha == 0.05 and d.follow_up_months == 60
+
+
+@pytest.mark.parametrize("bad", [["employed"], ["days_employed"], ["employed_99m"], ["foo_12m"]])
+def test_evaluate_observational_outcome_names_are_explained(bad):
+    import trialkit as tk
+
+    persons = pd.DataFrame({"person_id": [1]})  # never reached: names are checked first
+    with pytest.raises(DesignError, match=r"not a follow-up outcome.*'employed_12m'"):
+        tk.evaluate_observational(persons, persons, None, outcomes=bad, seed=1)
+
+
+def test_evaluate_observational_takes_the_id_column():
+    import trialkit as tk
+
+    reg = tk.datasets.make_register(n_persons=3000, seed=1, truth_n=1000)
+    ev0 = tk.evaluate_observational(
+        reg.persons, reg.spells, None, outcomes=["employed_12m"], seed=1
+    )
+    ren = {"person_id": "client_id"}
+    ev1 = tk.evaluate_observational(
+        reg.persons.rename(columns=ren),
+        reg.spells.rename(columns=ren),
+        None,
+        outcomes=["employed_12m"],
+        seed=1,
+        id="client_id",
+    )
+    assert ev1.effects.to_frame().equals(ev0.effects.to_frame())
+    with pytest.raises(DataError, match="client_id"):
+        tk.evaluate_observational(
+            reg.persons, reg.spells, None, outcomes=["employed_12m"], seed=1, id="client_id"
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{}", r"lacks the key\(s\) \['plan', 'sha256'\]"),
+        ('{"plan": {}}', r"lacks the key\(s\) \['sha256'\]"),
+        ("[1]", "must be an object"),
+        ("not json", "not JSON"),
+        ('{"plan": {"title": "t"}, "sha256": "x"}', "content lacks the key.*'population'"),
+    ],
+)
+def test_plan_from_bad_json_is_a_data_error(text, match):
+    with pytest.raises(DataError, match=match):
+        PreAnalysisPlan.from_json(text)
