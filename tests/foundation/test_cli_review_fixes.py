@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,66 @@ def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(trialkit.demo, "run_demo", denied)
     assert main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 2
     _one_line_error(capsys, "demo", "Not a directory")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["cluster", "--icc", "0.05", "--n-clusters", "40.5", "--cluster-size", "50"],
+         "--n-clusters: must be a whole number >= 1; got '40.5'"),
+        (["cluster", "--icc", "0.05", "--n-clusters", "40", "--cluster-size", "0.5"],
+         "--cluster-size: must be a number >= 1"),
+        (["cluster", "--icc", "0.05", "--n-clusters", "0"], "--n-clusters: must be a whole"),
+        (["individual", "--n-total", "100.5"], "--n-total: must be a whole number"),
+        (["did", "--autocorrelation", "0.5", "--n-total", "nan"], "--n-total: must be a whole"),
+        (["stepped-wedge", "--n-clusters", "10", "--n-steps", "5", "--icc", "0.05",
+          "--cluster-period-size", "2.5"], "--cluster-period-size: must be a whole"),
+        (["survival", "--events", "99.5"], "--events: must be a whole number"),
+    ],
+)  # fmt: skip
+def test_power_counts_must_be_whole_numbers(capsys, args, needle):
+    with pytest.raises(SystemExit) as exc:
+        main(["power", *args, "--effect", "0.2"])
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_power_cluster_sizes(capsys):
+    assert main(["power", "cluster", "--icc", "0.05", "--n-clusters", "40", "--cluster-size",
+                 "12.5", "--effect", "0.2"]) == 2  # fmt: skip
+    _one_line_error(capsys, "power", "--cluster-size must be a whole number", "12.5")
+    assert main(["power", "cluster", "--icc", "0.05", "--n-clusters", "40", "--cluster-size",
+                 "12.5", "--cluster-size-cv", "0.3", "--effect", "0.2", "--json"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_total"] == 500
+    assert main(["power", "cluster", "--icc", "0.05", "--n-clusters", "40", "--cluster-size",
+                 "50", "--effect", "0.2", "--json"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_total"] == 2000 and out["n_per_arm"] == [1000, 1000]
+
+
+def test_did_power_without_sampling_variance_is_a_design_error(capsys):
+    from trialkit.errors import DesignError
+    from trialkit.power import DiDPower
+
+    for estimator in ("ancova", "did"):
+        d = DiDPower(estimator=estimator, autocorrelation=1.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no numpy divide-by-zero warning either
+            with pytest.raises(DesignError, match="has no sampling variance"):
+                d.power(effect=0.1, n_total=100)
+            with pytest.raises(DesignError, match="has no sampling variance"):
+                d.mde(n_total=1000)
+            with pytest.raises(DesignError, match="has no sampling variance"):
+                d.sample_size(effect=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["power", "did", "--estimator", "did", "--autocorrelation", "1",
+                     "--effect", "0.1", "--n-total", "100"]) == 2  # fmt: skip
+    _one_line_error(capsys, "power", "'did' estimator has no sampling variance")
+    assert main(["power", "did", "--autocorrelation", "1", "--n-total", "1000"]) == 2
+    _one_line_error(capsys, "power", "'ancova' estimator has no sampling variance")
+    # below 1 the variance is positive and the power is an ordinary number
+    assert (
+        0 < DiDPower(estimator="did", autocorrelation=0.99).power(effect=0.1, n_total=100).power < 1
+    )

@@ -10,7 +10,31 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import numpy as np
+
 from trialkit.errors import DesignError
+
+
+def _count(text: str) -> int:
+    """argparse type of a count of persons, clusters or events: a whole number >= 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 1 and value == np.floor(value)):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return int(value)
+
+
+def _at_least_one(text: str) -> float:
+    """argparse type of a mean count (e.g. mean persons per cluster): a number >= 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 1):
+        raise argparse.ArgumentTypeError(f"must be a number >= 1; got {text!r}")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -46,7 +70,7 @@ def add_parser(sub: Any) -> None:
     d = designs.add_parser("individual", help="persons randomised one by one")
     _outcome(d)
     d.add_argument("--effect", type=float, default=None, help="effect in outcome units")
-    d.add_argument("--n-total", type=float, default=None, help="persons randomised")
+    d.add_argument("--n-total", type=_count, default=None, help="persons randomised")
     d.add_argument(
         "--allocation", type=float, default=None, help="share in treatment (default 0.5)"
     )
@@ -60,9 +84,14 @@ def add_parser(sub: Any) -> None:
     c = designs.add_parser("cluster", help="municipalities or offices randomised")
     _outcome(c)
     c.add_argument("--icc", type=float, required=True)
-    c.add_argument("--cluster-size", type=float, default=None, help="mean persons per cluster")
+    c.add_argument(
+        "--cluster-size",
+        type=_at_least_one,
+        default=None,
+        help="persons per cluster (a whole number unless --cluster-size-cv > 0, then the mean)",
+    )
     c.add_argument("--cluster-size-cv", type=float, default=0.0)
-    c.add_argument("--n-clusters", type=float, default=None)
+    c.add_argument("--n-clusters", type=_count, default=None, help="clusters randomised")
     c.add_argument("--effect", type=float, default=None)
     c.add_argument("--r2-cluster", type=float, default=0.0)
     c.add_argument("--r2-individual", type=float, default=0.0)
@@ -76,7 +105,7 @@ def add_parser(sub: Any) -> None:
     _outcome(s)
     s.add_argument("--n-clusters", type=int, required=True)
     s.add_argument("--n-steps", type=int, required=True)
-    s.add_argument("--cluster-period-size", type=float, default=None)
+    s.add_argument("--cluster-period-size", type=_count, default=None)
     s.add_argument("--icc", type=float, required=True)
     s.add_argument("--cluster-autocorrelation", type=float, default=1.0)
     s.add_argument("--effect", type=float, default=None)
@@ -90,15 +119,15 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--autocorrelation", type=float, required=True)
     g.add_argument("--sd", type=float, default=1.0)
     g.add_argument("--effect", type=float, default=None)
-    g.add_argument("--n-total", type=float, default=None)
+    g.add_argument("--n-total", type=_count, default=None, help="units randomised")
     _common(g)
     g.set_defaults(func=_did)
 
     v = designs.add_parser("survival", help="time to re-employment: log-rank or RMST")
     v.add_argument("--method", choices=["schoenfeld", "freedman", "rmst"], default="schoenfeld")
     v.add_argument("--hazard-ratio", type=float, default=None)
-    v.add_argument("--events", type=float, default=None)
-    v.add_argument("--n-total", type=float, default=None)
+    v.add_argument("--events", type=_count, default=None)
+    v.add_argument("--n-total", type=_count, default=None)
     v.add_argument("--allocation", type=float, default=0.5)
     v.add_argument("--median-control", type=float, default=None, help="months")
     v.add_argument("--accrual", type=float, default=0.0, help="months")
@@ -182,6 +211,12 @@ def _cluster(args: argparse.Namespace) -> int:
         "alpha",
         "alternative",
     )
+    size = args.cluster_size
+    if size is not None and args.cluster_size_cv == 0 and size != np.floor(size):
+        raise DesignError(
+            f"--cluster-size must be a whole number when all clusters have the same size "
+            f"(--cluster-size-cv 0); got {size:g} (give --cluster-size-cv for a mean size)"
+        )
     if args.effect is not None and args.n_clusters is not None and args.cluster_size is not None:
         _no_power(args)
         return _emit(d.power(effect=args.effect, n_clusters=args.n_clusters), args)

@@ -122,6 +122,15 @@ class DiDPower:
         P = float(self.allocation)
         return float(self.sd) * np.sqrt(self.variance_factor * (1 / (1 - P) + 1 / P))
 
+    def _require_variance(self) -> None:
+        """Refuse a design whose estimator has no sampling variance (power 1, MDE 0 at any n)."""
+        if not np.all(self._se1() > 0):
+            raise DesignError(
+                f"with autocorrelation={self.autocorrelation} the {self.estimator!r} estimator "
+                "has no sampling variance, so any sample size has power 1; use an "
+                "autocorrelation below 1"
+            )
+
     def _ncp(self, power: np.ndarray) -> np.ndarray:
         return _core.ncp_for_power(power, alpha=float(self.alpha), sides=sides(self.alternative))
 
@@ -165,6 +174,7 @@ class DiDPower:
         eff = check_effect(effect)
         n = check_positive_array("n_total", n_total)
         eff, n = broadcast(effect=eff, n_total=n)
+        self._require_variance()
         lam = np.abs(eff) / (self._se1() / np.sqrt(n))
         pw = _core.power_from_ncp(lam, alpha=float(self.alpha), sides=sides(self.alternative))
         return self._result("power", t0, power=as_out(pw), effect=as_out(eff), n_total=as_out(n))
@@ -182,12 +192,7 @@ class DiDPower:
         eff = check_effect(effect, solving="sample size")
         pw = check_power(power, self.alpha)
         eff, pw = broadcast(effect=eff, power=pw)
-        if not np.all(self._se1() > 0):
-            raise DesignError(
-                f"with autocorrelation={self.autocorrelation} the {self.estimator!r} estimator "
-                "has no sampling variance, so any sample size has power 1; use an "
-                "autocorrelation below 1"
-            )
+        self._require_variance()
         n_exact = (self._ncp(pw) * self._se1() / eff) ** 2
         P = float(self.allocation)
         n0, n1 = ceil_int(n_exact * (1 - P)), ceil_int(n_exact * P)
@@ -217,6 +222,7 @@ class DiDPower:
         n = check_positive_array("n_total", n_total)
         pw = check_power(power, self.alpha)
         n, pw = broadcast(n_total=n, power=pw)
+        self._require_variance()
         mde = self._ncp(pw) * self._se1() / np.sqrt(n)
         return self._result(
             "mde",
