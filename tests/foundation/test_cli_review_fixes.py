@@ -215,3 +215,39 @@ def test_did_power_without_sampling_variance_is_a_design_error(capsys):
     assert (
         0 < DiDPower(estimator="did", autocorrelation=0.99).power(effect=0.1, n_total=100).power < 1
     )
+
+
+def test_verify_compares_the_arm_column(tmp_path, capsys):
+    import trialkit as tk
+
+    units = _frame([f"{i:05d}" for i in range(1, 61)])
+    units.to_csv(tmp_path / "u.csv", index=False)
+    cert = tmp_path / "c.json"
+    assert _randomise(tmp_path / "u.csv", tmp_path / "out.csv", cert) == 0
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    merged = units.merge(out[["person_id", "arm"]], on="person_id")
+    merged.to_csv(tmp_path / "m.csv", index=False)
+    merged.to_parquet(tmp_path / "m.parquet", index=False)
+    capsys.readouterr()
+    for name in ("m.csv", "m.parquet"):
+        assert main(["verify", str(tmp_path / name), str(cert)]) == 0
+        assert "the `arm` column matches it for all 60 units" in capsys.readouterr().out
+    # one arm changed: exit 1, the count and the id are reported
+    tampered = merged.copy()
+    i = 7
+    tampered.loc[i, "arm"] = "control" if merged.loc[i, "arm"] == "treatment" else "treatment"
+    tampered.loc[[3, 4], "arm"] = np.nan  # a missing arm differs too
+    tampered.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["verify", str(tmp_path / "t.csv"), str(cert)]) == 1
+    err = capsys.readouterr().err
+    assert "assignment NOT verified" in err
+    assert "differs from the assignment re-derived from the certificate for 3 of 60 units" in err
+    assert all(merged.loc[j, "person_id"] in err for j in (3, 4, i))
+    # the Python API is unchanged: it checks ids and design columns, not the arm column
+    assert tk.verify(units, str(cert)) is True
+    assert tk.verify(tampered, str(cert)) is True
+    # without an arm column the CLI says what it said before
+    assert main(["verify", str(tmp_path / "u.csv"), str(cert)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "assignment verified: it re-derives exactly from the certificate"
+    )

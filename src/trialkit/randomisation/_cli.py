@@ -51,14 +51,15 @@ def _typed(column: Any) -> Any:
     return column
 
 
-def _read(path: str, text_columns: Sequence[str] = ()) -> Any:
+def _read(path: str, text_columns: Sequence[str] = (), raw_text: Sequence[str] = ()) -> Any:
     """Read units from .csv(.gz)/.txt or .parquet.
 
     The columns in ``text_columns`` (ids, strata, clusters) of a CSV file are read
     as text and turned into integers only when every value is a canonical
     integer literal (:func:`_typed`), so that ids such as ``00001`` keep their
     leading zeros and a CSV file gives the same assignment as a Parquet file of
-    the same data.
+    the same data. The columns in ``raw_text`` (the ``arm`` column given to
+    `trialkit verify`) of a CSV file are read as text and left so.
     """
     import pandas as pd
 
@@ -78,7 +79,8 @@ def _read(path: str, text_columns: Sequence[str] = ()) -> Any:
         try:
             header = pd.read_csv(p, nrows=0).columns
             wanted = [c for c in dict.fromkeys(text_columns) if c in header]
-            frame = pd.read_csv(p, dtype={c: str for c in wanted})
+            as_text = [*wanted, *(c for c in raw_text if c in header and c not in wanted)]
+            frame = pd.read_csv(p, dtype={c: str for c in as_text})
         except pd.errors.EmptyDataError as exc:
             raise DataError(
                 f"{path!r} is empty: expected a header line and one row per unit"
@@ -164,7 +166,11 @@ def add_parser(sub: Any) -> None:
     v = sub.add_parser(
         "verify",
         help="check that an assignment re-derives exactly from its certificate",
-        description="Exit 0 when the assignment re-derives exactly from the certificate, 1 otherwise.",
+        description=(
+            "Exit 0 when the assignment re-derives exactly from the certificate, 1 otherwise. "
+            "When IN has an `arm` column (e.g. the --out table of `trialkit randomise`), every "
+            "unit's arm must also equal the re-derived one."
+        ),
     )
     v.add_argument("input", metavar="IN", help="the randomised units (.csv or .parquet)")
     v.add_argument(
@@ -213,13 +219,43 @@ def _run_randomise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _arm_differences(units: Any, cert: Any) -> tuple[int, list[Any]]:
+    """Units whose ``arm`` column differs from the assignment re-derived from ``cert``.
+
+    Returns the number of such units (a missing arm counts) and the first few ids.
+    Arms are compared as text, as `trialkit randomise` writes them.
+    """
+    import numpy as np
+
+    from trialkit.randomisation.assignment import _rederive
+
+    derived = _rederive(units, cert)["arm"].astype(str).to_numpy()
+    given = units["arm"]
+    differs = given.isna().to_numpy() | (given.astype(str).to_numpy() != derived)
+    ids = units.loc[differs, cert["id"]].head(5).tolist()
+    return int(np.count_nonzero(differs)), ids
+
+
 def _run_verify(args: argparse.Namespace) -> int:
     from trialkit.randomisation import verify_details
     from trialkit.randomisation.assignment import _load_certificate
 
     cert = _load_certificate(args.certificate)
     design_columns = [cert.get("id"), *(cert.get("strata") or []), cert.get("cluster")]
-    units = _read(args.input, [c for c in design_columns if isinstance(c, str)])
+    units = _read(args.input, [c for c in design_columns if isinstance(c, str)], raw_text=["arm"])
     report = verify_details(units, cert)
-    print(str(report), file=sys.stdout if report.ok else sys.stderr)
-    return 0 if report.ok else 1
+    if not report.ok or "arm" not in units.columns or cert.get("id") == "arm":
+        print(str(report), file=sys.stdout if report.ok else sys.stderr)
+        return 0 if report.ok else 1
+    n_diff, ids = _arm_differences(units, cert)
+    if n_diff:
+        print(
+            "assignment NOT verified:\n"
+            f"  - the `arm` column of {args.input} differs from the assignment re-derived from "
+            f"the certificate for {n_diff} of {len(units)} units (ids {ids}"
+            f"{', ...' if n_diff > len(ids) else ''})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{report}; the `arm` column matches it for all {len(units)} units")
+    return 0
