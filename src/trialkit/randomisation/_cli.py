@@ -39,7 +39,10 @@ def _typed(column: Any) -> Any:
         return column
     text = present.astype(str)
     if text.str.fullmatch(_INTEGER).all():
-        values = pd.to_numeric(text.to_numpy(dtype=object))
+        try:
+            values = pd.to_numeric(text.to_numpy(dtype=object))
+        except (ValueError, OverflowError):  # beyond 64 bits (pandas 2 raises): keep the text
+            return column
         if values.dtype.kind != "i":  # beyond 64 bits: keep the text
             return column
         whole = pd.Series(values, index=present.index, name=column.name)
