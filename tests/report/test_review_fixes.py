@@ -138,17 +138,31 @@ def test_person_level_tables_with_other_id_names_are_refused(tmp_path, id_col):
 def test_person_level_table_recognised_by_content(tmp_path):
     from trialkit.results import effect_table
 
-    n = 300
-    res = effect_table([0.1], [0.05], index=["treatment"], n=[n], method="dim", n_obs=n)
-    rows = pd.DataFrame(
-        {"jobseeker": [f"J{i}" for i in range(n)], "arm": ["a", "b"] * (n // 2), "y": 0.5}
+    # a row count equal to a result's n is no evidence: 24 municipalities of a 24-unit
+    # cluster randomisation are a group table and are published
+    res = effect_table([0.1], [0.05], index=["treatment"], n=[24], method="dim", n_obs=24)
+    munis = pd.DataFrame(
+        {"municipality_name": [f"M{i}" for i in range(24)], "arm": ["a", "b"] * 12}
     )
-    with pytest.raises(DataError, match="one row per person"):
-        build_report([Section("S", results={"r": res}, tables={"rows": rows})], tmp_path)
+    build_report([Section("S", results={"r": res}, tables={"munis": munis})], tmp_path)
     # a personal identity code in any column, whatever its name
     hetu = pd.DataFrame({"who": ["010180-123A", "x"], "estimate": [0.1, 0.2]})
     with pytest.raises(DataError, match="personal identity codes in column 'who'"):
         suppress_small_counts(hetu)
+
+
+def test_results_json_refuses_id_like_tables_in_extra_json(tmp_path):
+    import trialkit as tk
+
+    units = pd.DataFrame({"client_id": np.arange(40), "band": np.arange(40) % 2})
+    a = tk.randomise(units, id="client_id", seed=1)
+    with pytest.raises(DataError, match="'client_id'"):
+        build_report([Section("S")], tmp_path / "a", extra_json={"assignment": a.table})
+    cols = {"client_id": list(range(40)), "arm": ["a", "b"] * 20}
+    with pytest.raises(DataError, match="'client_id'"):
+        build_report([Section("S")], tmp_path / "b", extra_json={"assignment": cols})
+    # the certificate names its id column: a scalar, kept
+    build_report([Section("S")], tmp_path / "c", extra_json={"certificate": a.certificate})
 
 
 def test_group_tables_are_kept(tmp_path):

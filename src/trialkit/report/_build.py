@@ -71,27 +71,13 @@ def _is_person_id_column(name: Any) -> bool:
     )
 
 
-def _id_like_values(values: pd.Series) -> bool:
-    """All values distinct strings or integers (as person ids are); floats and bools are not."""
-    if values.size < 2 or pd.api.types.is_bool_dtype(values) or values.isna().any():
-        return False
-    if pd.api.types.is_integer_dtype(values):
-        return bool(values.is_unique)
-    if pd.api.types.is_float_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        return False
-    kinds = {type(v) for v in values.head(1000)}
-    if not kinds or not all(issubclass(k, (str, int, np.integer)) for k in kinds) or bool in kinds:
-        return False
-    return bool(values.is_unique)
-
-
 def _person_level_reason(frame: pd.DataFrame, n_persons: Sequence[int] = ()) -> str | None:
     """Why ``frame`` looks person-level (``None`` when it does not).
 
     A column named like a person identifier (``person_id``, ``client_id``, ``id``; group
     identifiers such as ``municipality_id`` excepted); a cell holding a Finnish personal
-    identity code; or, when the table has as many rows as there are persons (``n_persons``,
-    at least 10), a column whose values are all distinct strings or integers.
+    identity code. (``n_persons`` is accepted for compatibility; a row count alone is no
+    evidence: a table of 24 municipalities next to a 24-unit result is not person-level.)
     """
     for c in frame.columns:
         if _is_person_id_column(c):
@@ -102,15 +88,6 @@ def _person_level_reason(frame: pd.DataFrame, n_persons: Sequence[int] = ()) -> 
             texts = col.dropna().astype(str).head(1000)
             if texts.str.match(HETU.pattern).any():
                 return f"personal identity codes in column {str(c)!r}"
-    if len(frame) >= 10 and len(frame) in set(n_persons):
-        for c in frame.columns:
-            if GROUP_ID_COLUMNS.match(str(c)) or _is_count(str(c)):
-                continue
-            if _id_like_values(frame[c]):
-                return (
-                    f"one row per person ({len(frame)} rows, as many as persons) with distinct "
-                    f"values in column {str(c)!r}"
-                )
     return None
 
 
@@ -253,7 +230,9 @@ def _suppress_row(row: dict[str, Any], *, min_count: int) -> dict[str, Any]:
     return row
 
 
-def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
+def _suppress_json(
+    obj: Any, *, min_count: int, counting: bool = False, in_list: bool = False
+) -> Any:
     """Suppress small counts in a JSON-safe object.
 
     A value is a count when its key is a count name, or when it sits anywhere below
@@ -264,6 +243,16 @@ def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
     if isinstance(obj, Mapping):
         if any(PERSON_ID_COLUMNS.match(str(k)) for k in obj):
             raise DataError("results JSON would hold a person identifier; refused")
+        # a table's rows (records in a list) or columns (lists) under an id-like name, as
+        # `suppress_small_counts` refuses tables; a scalar such as a certificate's
+        # {"id": "person_id"} names a column and is kept
+        for k, v in obj.items():
+            if str(k) in PERSON_RECORD_KEYS:  # removed below
+                continue
+            if _is_person_id_column(k) and (in_list or (isinstance(v, list) and len(v) > 1)):
+                raise DataError(
+                    f"results JSON would hold the person identifier column {str(k)!r}; refused"
+                )
         n_units = obj.get("n_units")
         if isinstance(n_units, bool) or not isinstance(n_units, int):
             n_units = None
@@ -276,7 +265,9 @@ def _suppress_json(obj: Any, *, min_count: int, counting: bool = False) -> Any:
             min_count=min_count,
         )
     if isinstance(obj, list):
-        return [_suppress_json(v, min_count=min_count, counting=counting) for v in obj]
+        return [
+            _suppress_json(v, min_count=min_count, counting=counting, in_list=True) for v in obj
+        ]
     if (
         counting
         and isinstance(obj, (int, float))
