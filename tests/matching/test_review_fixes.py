@@ -84,3 +84,11 @@ def test_separation_by_a_continuous_covariate_is_named(data):
     d2 = data.assign(treated=(data["age"] < 45).astype(int))
     with pytest.raises(EstimationError, match=r"age \(outcome 1: age <= "):
         tk.match(d2, treatment="treated", covariates=["x", "age"])
+
+
+def test_a_constant_covariate_is_not_separation(data):
+    m = tk.match(data.assign(year=2019), treatment="treated", covariates=["age", "x", "year"])
+    m0 = tk.match(data, treatment="treated", covariates=["age", "x"])
+    # the constant's coefficient is not identified next to the intercept; the score and
+    # hence the matches are those without it
+    np.testing.assert_array_equal(m.weights, m0.weights)

@@ -154,7 +154,7 @@ def _separation(x: np.ndarray, names: list[str], y: np.ndarray) -> list[str]:
     for j, nm in enumerate(names):
         col = x[:, j]
         if not np.all((col == 0) | (col == 1)):
-            if one.all() or not one.any():
+            if one.all() or not one.any() or np.ptp(col) == 0:  # a constant separates nothing
                 continue
             lo1, hi1 = col[one].min(), col[one].max()
             lo0, hi0 = col[~one].min(), col[~one].max()
