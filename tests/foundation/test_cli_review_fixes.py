@@ -251,3 +251,22 @@ def test_verify_compares_the_arm_column(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == (
         "assignment verified: it re-derives exactly from the certificate"
     )
+
+
+def test_verify_accepts_certificates_of_the_earlier_csv_reading(tmp_path, capsys):
+    # before 2026-11-30 `trialkit randomise` read CSV with pandas' types: "00007" became 7
+    import trialkit as tk
+
+    ids = [f"{i:05d}" for i in range(1, 41)]
+    pd.DataFrame({"client": ids, "band": ["01", "02"] * 20}).to_csv(tmp_path / "u.csv", index=False)
+    legacy = pd.read_csv(tmp_path / "u.csv")
+    assert legacy["client"].dtype.kind == "i"
+    a = tk.randomise(legacy, id="client", strata="band", seed=3)
+    a.save_certificate(str(tmp_path / "old.json"))
+    assert main(["verify", str(tmp_path / "u.csv"), str(tmp_path / "old.json")]) == 0
+    assert "before 2026-11-30" in capsys.readouterr().err
+    # and a changed file still fails
+    pd.DataFrame({"client": ids[:-1], "band": ["01", "02"] * 19 + ["01"]}).to_csv(
+        tmp_path / "v.csv", index=False
+    )
+    assert main(["verify", str(tmp_path / "v.csv"), str(tmp_path / "old.json")]) == 1

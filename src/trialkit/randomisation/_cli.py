@@ -247,6 +247,21 @@ def _run_verify(args: argparse.Namespace) -> int:
     design_columns = [cert.get("id"), *(cert.get("strata") or []), cert.get("cluster")]
     units = _read(args.input, [c for c in design_columns if isinstance(c, str)], raw_text=["arm"])
     report = verify_details(units, cert)
+    if not report.ok and Path(args.input).suffix.lower() in (".csv", ".txt", ".gz"):
+        # certificates made by trialkit randomise before 2026-11-30 read CSV columns with
+        # pandas' own types (ids "00001" became 1): verify them against that reading too
+        import pandas as pd
+
+        legacy = pd.read_csv(args.input, dtype={"arm": str} if "arm" in units.columns else None)
+        legacy_report = verify_details(legacy, cert)
+        if legacy_report.ok:
+            print(
+                "note: verified with the CSV columns read as numbers where they look numeric "
+                "(leading zeros dropped), as trialkit randomise read CSV input before "
+                "2026-11-30",
+                file=sys.stderr,
+            )
+            units, report = legacy, legacy_report
     if not report.ok or "arm" not in units.columns or cert.get("id") == "arm":
         print(str(report), file=sys.stdout if report.ok else sys.stderr)
         return 0 if report.ok else 1
