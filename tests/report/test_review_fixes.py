@@ -215,3 +215,29 @@ def test_df_and_arm_counts_suppressed_with_n(tmp_path):
     assert [r["df"] for r in rows] == ["<5", 38.0, 29.0, "<5"]
     assert [r["n_control"] for r in rows] == ["<5", 200, "<5", 250]
     assert rows[0]["n_clusters"] == "<5"
+
+
+@pytest.mark.parametrize(
+    "name", ["PersonID", "personId", "person-id", "client", "henkilo", "asiakasnumero"]
+)
+def test_more_person_id_spellings_are_refused(name):
+    with pytest.raises(DataError, match="person identifier"):
+        suppress_small_counts(pd.DataFrame({name: [1, 2, 3], "y": [0.1, 0.2, 0.3]}))
+
+
+def test_group_ids_lowercase_hetu_multiindex_and_effect_sizes():
+    groups = pd.DataFrame(
+        {c: [1, 2] for c in ["te_office_id", "maakunta_id", "group_id", "month_id", "scenario_id"]}
+    )
+    pd.testing.assert_frame_equal(suppress_small_counts(groups), groups)
+    with pytest.raises(DataError, match="personal identity codes"):
+        suppress_small_counts(pd.DataFrame({"who": ["010180-123a", "x"]}))
+    multi = pd.DataFrame(
+        [[1, 0.5]], columns=pd.MultiIndex.from_tuples([("person_id", ""), ("y", "")])
+    )
+    with pytest.raises(DataError, match="person identifier"):
+        suppress_small_counts(multi)
+    sizes = pd.DataFrame({"effect_sizes": [0.2, 0.5, 1.0], "stratum_sizes": [3, 8, 9]})
+    out = suppress_small_counts(sizes)
+    assert out["effect_sizes"].tolist() == [0.2, 0.5, 1.0]
+    assert out["stratum_sizes"].tolist() == ["<5", 8, 9]

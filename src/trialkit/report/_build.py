@@ -25,7 +25,8 @@ __all__ = ["Section", "Report", "build_report", "suppress_small_counts"]
 #: Column names treated as counts of people (suppressed below ``min_count``).
 COUNT_COLUMNS = re.compile(
     r"^(n|n_.*|.*_n|count|counts|.*_count|.*_counts|at_risk|events|n_treated|n_control"
-    r"|persons|persons_.*|.*_per_arm|person_months.*|clients|sizes|.*_sizes)$"
+    r"|persons|persons_.*|.*_per_arm|person_months.*|clients|sizes"
+    r"|(stratum|strata|cluster|arm|group|block|step|cell|subclass)_sizes)$"
 )
 #: ``n_*`` names that count design elements or computations, not people (kept as they are).
 NOT_PERSON_COUNTS = re.compile(
@@ -42,16 +43,23 @@ def _is_count(name: str) -> bool:
 PERSON_ID_COLUMNS = re.compile(r"^(person_id|personal_id|hetu|ssn|henkilotunnus)$", re.I)
 #: Further column names of tables treated as identifiers: ``id``, ``*_id``, ``*_ids``,
 #: ``id_*`` (``client_id``, ``customer_id``, ``jobseeker_id``, ``id_number``) ...
-ID_LIKE_COLUMNS = re.compile(r"^(ids?|.+[_ ]ids?|ids?[_ ].+|.*henkilotunnus|hetu|ssn)$", re.I)
+ID_LIKE_COLUMNS = re.compile(
+    r"^(ids?|.+[_ \-]ids?|ids?[_ \-].+|.*henkilotunnus|.*henkil[oö]|hetu|ssn|client|clients"
+    r"|person|asiakas.*|.*asiakasnumero)$",
+    re.I,
+)
+#: camelCase identifiers: ``personId``, ``PersonID``, ``clientIds``.
+CAMEL_ID_COLUMNS = re.compile(r"^.*[a-z](Id|ID)s?$")
 #: ... except identifiers of groups, which are not persons (a municipality, a stratum).
 GROUP_ID_COLUMNS = re.compile(
-    r"^(municipality|municipalities|kunta|cluster|clusters|stratum|strata|block|office|region"
-    r"|area|arm|cohort|period|step|wave|site|outcome|term|trial|plan|seed|run|draw|event)"
-    r"([_ ]ids?|[_ ]id[_ ].*)?$",
+    r"^(.*[_ ])?(municipality|municipalities|kunta|maakunta|cluster|clusters|stratum|strata"
+    r"|block|office|region|area|arm|cohort|period|step|wave|site|outcome|term|trial|plan|seed"
+    r"|run|draw|event|group|month|year|quarter|scenario|start_month)"
+    r"([_ \-]?ids?|[_ ]id[_ ].*)?$",
     re.I,
 )
 #: A Finnish personal identity code (henkilotunnus), e.g. ``010180-123A``.
-HETU = re.compile(r"^\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]$")
+HETU = re.compile(r"^\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]$", re.I)
 #: Columns derived from a count of people (degrees of freedom): suppressed in a row
 #: whose total count (``n``, ``n_obs``, ``n_clusters``, ...) is suppressed.
 DERIVED_COLUMNS = re.compile(r"^(df|dof|df_.*|.*_df)$")
@@ -65,9 +73,12 @@ PART_COUNTS = re.compile(r"^(n|persons)_(treated|control|treatment)$")
 
 
 def _is_person_id_column(name: Any) -> bool:
+    if isinstance(name, tuple):  # a MultiIndex column: any of its levels
+        return any(_is_person_id_column(part) for part in name if str(part))
     s = str(name)
     return bool(PERSON_ID_COLUMNS.match(s)) or (
-        bool(ID_LIKE_COLUMNS.match(s)) and not GROUP_ID_COLUMNS.match(s)
+        bool(ID_LIKE_COLUMNS.match(s) or CAMEL_ID_COLUMNS.match(s))
+        and not GROUP_ID_COLUMNS.match(s)
     )
 
 
@@ -86,7 +97,7 @@ def _person_level_reason(frame: pd.DataFrame, n_persons: Sequence[int] = ()) -> 
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col):
             texts = col.dropna().astype(str).head(1000)
-            if texts.str.match(HETU.pattern).any():
+            if texts.str.match(HETU).any():
                 return f"personal identity codes in column {str(c)!r}"
     return None
 
