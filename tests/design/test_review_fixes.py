@@ -185,3 +185,20 @@ def test_evaluate_observational_takes_the_id_column():
 def test_plan_from_bad_json_is_a_data_error(text, match):
     with pytest.raises(DataError, match=match):
         PreAnalysisPlan.from_json(text)
+
+
+def test_plan_accepts_a_randomisation_of_the_cluster_table():
+    # the demo's phased roll-out draws a table of municipalities (id = the cluster)
+    import trialkit as tk
+
+    munis = pd.DataFrame({"municipality": [f"m{i:02d}" for i in range(12)]})
+    steps = ["2027-01", "2027-07", "2028-01"]
+    sw = tk.randomise(munis, id="municipality", method="stepped_wedge", steps=steps, seed=1)
+    out = (Outcome(name="unemployment_rate", kind="continuous", horizon=12, primary=True),)
+    d = TrialDesign(title="t", population="p", method="stepped_wedge", outcomes=out,
+                    unit="cluster", cluster="municipality")  # fmt: skip
+    plan = d.plan(certificate=sw.certificate)
+    assert sw.certificate["assignment_hash"] in plan.to_markdown()
+    other = tk.randomise(munis, id="municipality", seed=1)  # another mechanism: refused
+    with pytest.raises(DesignError, match="method"):
+        d.plan(certificate=other.certificate)
