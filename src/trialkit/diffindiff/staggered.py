@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from trialkit._checks import check_choice, check_int, check_probability
+from trialkit._parallel import get_config
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit.diffindiff import _core
 from trialkit.diffindiff._inference import draw_blocks, multiplier_bootstrap, warn_few_clusters
@@ -722,7 +723,7 @@ def group_time(
         "n_boot": n_boot,
         "weights": bootstrap_weights,
         "seed_sequence": ss,
-        "backend": backend,
+        "backend": backend if backend is not None else get_config()["backend"],  # as used
         "n_jobs": n_jobs,
         "progress": progress,
         "n_units": int(g.size),
