@@ -171,11 +171,16 @@ def add_parser(sub: Any) -> None:
         help="check that an assignment re-derives exactly from its certificate",
         description=(
             "Exit 0 when the assignment re-derives exactly from the certificate, 1 otherwise. "
-            "When IN has an `arm` column (e.g. the --out table of `trialkit randomise`), every "
-            "unit's arm must also equal the re-derived one."
+            "IN holds the id and design columns (strata, cluster) of the units, e.g. the "
+            "file given to `trialkit randomise`. When IN also has an `arm` column (e.g. that "
+            "file merged with the --out table), every unit's arm must equal the re-derived one."
         ),
     )
-    v.add_argument("input", metavar="IN", help="the randomised units (.csv or .parquet)")
+    v.add_argument(
+        "input",
+        metavar="IN",
+        help="the randomised units with their id and design columns (.csv or .parquet)",
+    )
     v.add_argument(
         "certificate", metavar="CERT", help="certificate JSON written by `trialkit randomise`"
     )
