@@ -25,6 +25,7 @@ import pandas as pd
 from trialkit._checks import as_list, check_choice, require_columns, require_frame
 from trialkit._version import __version__
 from trialkit.errors import DataError, DesignError
+from trialkit.randomisation.assignment import METHODS
 from trialkit.results import EffectTable, Exclusion, jsonable
 
 __all__ = ["Outcome", "TrialDesign", "PreAnalysisPlan", "Deviation", "PlannedAnalysis", "adjust_p"]
@@ -35,8 +36,6 @@ Multiplicity = Literal["none", "bonferroni", "holm"]
 _KINDS = ("binary", "continuous", "count", "duration")
 _MULTIPLICITY = ("none", "bonferroni", "holm")
 _ESTIMATORS = ("difference_in_means", "lin", "cox", "rmst", "km")
-#: Randomisation mechanisms (those of :func:`trialkit.randomise`).
-_METHODS = ("complete", "bernoulli", "matched_pairs", "stepped_wedge", "lottery", "rerandomised")
 #: Mechanisms :meth:`TrialDesign.randomise` runs itself; the others need arguments the
 #: design does not declare (steps, capacity, covariates' balance criterion).
 _SELF_RANDOMISED = ("complete", "bernoulli", "matched_pairs")
@@ -503,7 +502,7 @@ class TrialDesign:
                 )
         object.__setattr__(self, "outcomes", outcomes)
         check_choice("unit", self.unit, ("person", "cluster"))
-        check_choice("method", self.method, _METHODS)
+        check_choice("method", self.method, METHODS)
         check_choice("multiplicity", self.multiplicity, _MULTIPLICITY)
         if len(self.arms) < 2:
             raise DesignError(f"`arms` must name at least two arms; got {list(self.arms)}")
