@@ -1768,14 +1768,17 @@ def verify_details(units: pd.DataFrame, certificate: Mapping[str, Any] | str) ->
     return _verify_v2(units, cert)
 
 
+def _certificate_columns(cert: Mapping[str, Any]) -> tuple[str, list[str], str | None, list[str]]:
+    """The id, strata, cluster and re-randomisation covariate columns a certificate names."""
+    rer = cert.get("rerandomisation") or None
+    covs = list(rer["covariates"]) if rer else []
+    return cert["id"], list(cert["strata"]), cert["cluster"], covs
+
+
 def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
     """Verification of a certificate made by algorithm version 1 (trialkit 0.1)."""
     diffs: list[str] = []
-    id_col = cert["id"]
-    strata = list(cert["strata"])
-    cluster = cert["cluster"]
-    rer = cert.get("rerandomisation") or None
-    covs = list(rer["covariates"]) if rer else []
+    id_col, strata, cluster, covs = _certificate_columns(cert)
     try:
         require_frame(units, name="units")
         require_columns(
@@ -1837,11 +1840,7 @@ def _verify_v1(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
 def _verify_v2(units: pd.DataFrame, cert: dict[str, Any]) -> VerifyReport:
     """Verification of a certificate made by algorithm version 2."""
     diffs: list[str] = []
-    id_col = cert["id"]
-    strata = list(cert["strata"])
-    cluster = cert["cluster"]
-    rer = cert.get("rerandomisation") or None
-    covs = list(rer["covariates"]) if rer else []
+    id_col, strata, cluster, covs = _certificate_columns(cert)
     try:
         prep = _prepare_v2(
             units,
@@ -2032,12 +2031,13 @@ def _rederive(units: pd.DataFrame, certificate: Mapping[str, Any] | str) -> pd.D
     """The id and arm of every unit as the certificate's algorithm assigns them (no checks
     beyond the design's own); for audits and tests."""
     cert = _load_certificate(certificate)
+    id_col, strata, cluster, covs = _certificate_columns(cert)
     kw = dict(
-        id=cert["id"],
-        strata=list(cert["strata"]),
-        cluster=cert["cluster"],
+        id=id_col,
+        strata=strata,
+        cluster=cluster,
         missing_strata=cert["missing_strata"],
-        covariates=list((cert.get("rerandomisation") or {}).get("covariates", [])),
+        covariates=covs,
     )
     design = _design_from_certificate(cert)
     ss = _ss_from_record(cert["seed"])
