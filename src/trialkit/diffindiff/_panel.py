@@ -148,6 +148,7 @@ def prepare_panel(
             f"`{name}` has {int(dup.sum())} duplicate rows for the same {unit!r} and {time!r}; "
             f"{len(ids)} units affected: {_preview(ids)}"
         )
+    tnum = _as_integer_time(data[time], kind, column=time)
     # first_treated constant within unit
     ft = data[first_treated]
     if kind == "month":
@@ -159,8 +160,7 @@ def prepare_panel(
             )
         ft_num = pd.to_numeric(ft, errors="coerce").to_numpy(dtype=float)
         if zero_means_never and np.any(ft_num == 0):  # 0 = never treated (did convention)
-            t_num = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float)
-            if np.any(t_num == 0):
+            if np.any(tnum == 0):
                 raise DataError(
                     f"column {first_treated!r} has the value 0, which means never treated (the "
                     f"convention of R's did), but period 0 is in {time!r}; mark never-treated "
@@ -177,7 +177,6 @@ def prepare_panel(
             f"treated, always treated); {len(switch)} units have several values: {_preview(switch)}"
         )
 
-    tnum = _as_integer_time(data[time], kind, column=time)
     periods = np.unique(tnum)
     if periods.size < 2:
         raise DataError(
