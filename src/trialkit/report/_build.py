@@ -82,13 +82,13 @@ def _is_person_id_column(name: Any) -> bool:
     )
 
 
-def _person_level_reason(frame: pd.DataFrame, n_persons: Sequence[int] = ()) -> str | None:
+def _person_level_reason(frame: pd.DataFrame) -> str | None:
     """Why ``frame`` looks person-level (``None`` when it does not).
 
     A column named like a person identifier (``person_id``, ``client_id``, ``id``; group
     identifiers such as ``municipality_id`` excepted); a cell holding a Finnish personal
-    identity code. (``n_persons`` is accepted for compatibility; a row count alone is no
-    evidence: a table of 24 municipalities next to a 24-unit result is not person-level.)
+    identity code. (A row count alone is no evidence: a table of 24 municipalities next to
+    a 24-unit result is not person-level.)
     """
     for c in frame.columns:
         if _is_person_id_column(c):
@@ -122,9 +122,7 @@ def _is_person_record(key: Any, value: Any, n_units: int | None) -> bool:
     return all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
 
 
-def suppress_small_counts(
-    frame: pd.DataFrame, *, min_count: int = 5, n_persons: int | Sequence[int] | None = None
-) -> pd.DataFrame:
+def suppress_small_counts(frame: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
     """Replace counts in ``1 .. min_count - 1`` by the text ``"<min_count"``.
 
     Count columns are recognised by name (``n``, ``n_*``, ``*_count``,
@@ -138,8 +136,7 @@ def suppress_small_counts(
 
     A person-level frame is refused: one with a column named like a person identifier
     (``person_id``, ``client_id``, ``id``, ... -- not group ids such as
-    ``municipality_id``), a Finnish personal identity code in a cell, or -- given
-    ``n_persons`` -- as many rows as persons and a column of distinct strings or integers.
+    ``municipality_id``) or a Finnish personal identity code in a cell.
 
     Parameters
     ----------
@@ -147,10 +144,6 @@ def suppress_small_counts(
         A results table.
     min_count : int
         Smallest count that may be shown (default 5).
-    n_persons : int or sequence of int, optional
-        Numbers of persons in the analyses reported (``build_report`` passes the
-        results' ``n_obs``); a table with that many rows and a column of distinct
-        strings or integers is taken to be person-level.
 
     Returns
     -------
@@ -170,8 +163,7 @@ def suppress_small_counts(
     1      0.2  40
     """
     out = frame.reset_index() if any(nm is not None for nm in frame.index.names) else frame.copy()
-    persons = [] if n_persons is None else as_int_list(n_persons)
-    reason = _person_level_reason(out, persons)
+    reason = _person_level_reason(out)
     if reason:
         raise DataError(
             f"a report table holds {reason}; reports never contain person-level rows "
@@ -211,12 +203,6 @@ def suppress_small_counts(
         names = [nm for nm in frame.index.names if nm is not None]
         out = out.set_index(names)
     return out
-
-
-def as_int_list(n: int | Sequence[int]) -> list[int]:
-    """``n_persons`` as a list of ints."""
-    items = [n] if isinstance(n, (int, np.integer)) else list(n)
-    return [int(v) for v in items if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
 
 
 def _suppress_row(row: dict[str, Any], *, min_count: int) -> dict[str, Any]:
@@ -450,13 +436,6 @@ def build_report(
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    # analyses' sizes: a table with that many rows and a column of distinct ids is person-level
-    n_persons = [
-        int(res.n_obs)
-        for sec in sections
-        for res in sec.results.values()
-        if isinstance(getattr(res, "n_obs", None), (int, np.integer))
-    ]
     n_suppressed = 0
     body: list[str] = []
     results_json: dict[str, Any] = {}
@@ -473,7 +452,7 @@ def build_report(
             except NotImplementedError:
                 frame = None
             if frame is not None:
-                safe = suppress_small_counts(frame, min_count=min_count, n_persons=n_persons)
+                safe = suppress_small_counts(frame, min_count=min_count)
                 n_suppressed += int(
                     (safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum()
                 )
@@ -487,7 +466,7 @@ def build_report(
             body.append(f'<p class="meta">{html.escape(meta)}</p>')
             sec_json[label] = res.to_dict()
         for label, frame in sec.tables.items():
-            safe = suppress_small_counts(frame, min_count=min_count, n_persons=n_persons)
+            safe = suppress_small_counts(frame, min_count=min_count)
             n_suppressed += int((safe.astype(str) == SUPPRESSED.format(k=min_count)).sum().sum())
             body.append(_table_html(safe, label))
             sec_json[label] = jsonable(frame)
