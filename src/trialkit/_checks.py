@@ -22,6 +22,7 @@ __all__ = [
     "as_list",
     "require_frame",
     "require_columns",
+    "require_finite",
     "require_numeric",
     "require_binary",
     "require_no_missing",
@@ -115,6 +116,38 @@ def require_numeric(
             f"column {col!r} of `{name}` must be numeric; it has dtype {s.dtype} and "
             f"{int(bad.sum())} non-numeric values such as {_preview(s[bad].unique())}"
         )
+
+
+def require_finite(
+    data: pd.DataFrame, columns: str | Sequence[str] | None, *, name: str = "data"
+) -> None:
+    """Numeric columns must not hold ``inf``/``-inf`` (missing values are left to the caller).
+
+    Non-numeric columns are skipped (they are checked or expanded elsewhere).
+
+    Examples
+    --------
+    >>> require_finite(pd.DataFrame({"y": [1.0, float("inf")]}), "y")
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.DataError: column 'y' of `data` has 1 infinite values (rows [1]); outcomes and covariates must be finite
+    """
+    for col in dict.fromkeys(as_list(columns)):
+        s = data[col]
+        if isinstance(s, pd.DataFrame) or not pd.api.types.is_numeric_dtype(s):
+            continue
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
+            continue
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(vals)
+        if bad.any():
+            rows = list(data.index[bad][:5])
+            more = f", ... ({int(bad.sum()) - 5} more)" if bad.sum() > 5 else ""
+            rows_s = ", ".join(repr(r.item() if hasattr(r, "item") else r) for r in rows)
+            raise DataError(
+                f"column {col!r} of `{name}` has {int(bad.sum())} infinite values "
+                f"(rows [{rows_s}{more}]); outcomes and covariates must be finite"
+            )
 
 
 def require_binary(data: pd.DataFrame, column: str, *, name: str = "data") -> None:

@@ -25,13 +25,19 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 import pandas as pd
 
-from trialkit._checks import as_list, check_choice, require_columns, require_frame, require_unique
+from trialkit._checks import (
+    as_list,
+    check_choice,
+    require_columns,
+    require_finite,
+    require_frame,
+    require_unique,
+)
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit._version import __version__
 from trialkit.errors import DataError, DesignError
 from trialkit.randomisation import _core
-from trialkit.randomisation._validate import require_finite
 from trialkit.results import Result, jsonable
 
 __all__ = [

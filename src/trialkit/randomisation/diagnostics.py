@@ -12,12 +12,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trialkit._checks import as_list, require_columns, require_frame, require_no_missing
+from trialkit._checks import (
+    as_list,
+    require_columns,
+    require_finite,
+    require_frame,
+    require_no_missing,
+)
 from trialkit._parallel import map_replications
 from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit.errors import DataError, DesignError
-from trialkit.randomisation._validate import require_finite
 from trialkit.results import Result, jsonable
 
 __all__ = ["balance", "Balance"]

@@ -22,12 +22,12 @@ from trialkit._checks import (
     check_choice,
     drop_missing,
     require_columns,
+    require_finite,
     require_frame,
     require_numeric,
 )
 from trialkit.errors import DataError, DesignError, FewClustersWarning
 from trialkit.randomisation import _core
-from trialkit.randomisation._validate import require_finite
 from trialkit.results import EffectTable, effect_table
 
 __all__ = ["itt", "ITTMethod"]

@@ -23,6 +23,7 @@ import pandas as pd
 from trialkit._checks import (
     as_list,
     require_columns,
+    require_finite,
     require_frame,
     require_no_missing,
     require_numeric,
@@ -32,7 +33,6 @@ from trialkit._rng import as_seed_sequence, seed_record
 from trialkit._typing import SeedLike
 from trialkit.errors import DataError, DesignError
 from trialkit.randomisation import _core
-from trialkit.randomisation._validate import require_finite
 from trialkit.results import EffectTable
 
 __all__ = ["randomisation_test", "RandomisationTest", "Mechanism", "mechanism_from"]
