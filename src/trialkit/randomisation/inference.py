@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -649,11 +649,7 @@ def randomisation_test(
         labels = (
             sub["stratum"].astype(object).to_numpy()
             if assignment is not None
-            else data[strata_cols]
-            .reset_index(drop=True)
-            .groupby(strata_cols, sort=True, dropna=False)
-            .ngroup()
-            .to_numpy()
+            else cast(np.ndarray, strata_arr)  # the strata's group numbers, computed above
         )
         _require_both_arms(z, s_codes, pairs, labels, arm_levels)
     obs = _stats_for(
