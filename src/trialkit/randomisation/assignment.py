@@ -473,14 +473,7 @@ def _prepare_v1(
             f"two distinct values of {id!r} share a 64-bit hash; rename one of them"
         )
     unit_strata, labels = _stratum_codes(units, strata, missing_strata)
-    cov = None
-    if covariates:
-        from trialkit._checks import require_no_missing, require_numeric
-
-        require_numeric(units, covariates, name="units")
-        require_no_missing(units, covariates, name="units", id=id)
-        require_finite(units, covariates, name="units")
-        cov = units[covariates].to_numpy(dtype=float)
+    cov = _covariate_matrix(units, covariates, id=id) if covariates else None
     if cluster is None:
         return _Prepared(
             len(units),
@@ -533,19 +526,26 @@ def _prepare_v1(
     )
 
 
+def _covariate_matrix(
+    units: pd.DataFrame, covariates: list[str], *, id: str | None = None
+) -> np.ndarray:
+    """The re-randomisation covariates as a float matrix: numeric, complete and finite."""
+    from trialkit._checks import require_no_missing, require_numeric
+
+    require_numeric(units, covariates, name="units")
+    require_no_missing(units, covariates, name="units", id=id)
+    require_finite(units, covariates, name="units")
+    return units[covariates].to_numpy(dtype=float)
+
+
 def _covariate_rank(units: pd.DataFrame, covariates: list[str]) -> int:
     """Rank of the covariance of the re-randomisation covariates (the chi-square df per arm).
 
     Constant or collinear covariates leave fewer dimensions than columns; none left
     is a :class:`DesignError` naming the covariates.
     """
-    from trialkit._checks import require_no_missing, require_numeric
-
     require_columns(units, covariates, name="units")
-    require_numeric(units, covariates, name="units")
-    require_no_missing(units, covariates, name="units")
-    require_finite(units, covariates, name="units")
-    X = units[covariates].to_numpy(dtype=float)
+    X = _covariate_matrix(units, covariates)
     if X.shape[0] < 2:
         return len(covariates)
     _, rank = _core.covariance_span(np.cov(X, rowvar=False))
@@ -700,14 +700,7 @@ def _prepare_v2(
     ids = x.view(np.int64) if kind == "int" else canonical_ids(units[id], kind)
     unit_strata, labels, unit_sizes = _stratum_codes_sizes(units, strata, missing_strata)
     S = len(labels)
-    cov = None
-    if covariates:
-        from trialkit._checks import require_no_missing, require_numeric
-
-        require_numeric(units, covariates, name="units")
-        require_no_missing(units, covariates, name="units", id=id)
-        require_finite(units, covariates, name="units")
-        cov = units[covariates].to_numpy(dtype=float)
+    cov = _covariate_matrix(units, covariates, id=id) if covariates else None
     ccode = None
     clabels: list[str] | None = None
     level_x = x
