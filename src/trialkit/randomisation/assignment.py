@@ -81,9 +81,9 @@ _DEFER_MIN = 500_000  # from this many units the id side runs on a second thread
 # ---------------------------------------------------------------------------
 # helpers: ids, codes, hashes
 # ---------------------------------------------------------------------------
-def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.ndarray, str]:
-    """Seed-free 64-bit hash of each id and the id kind (``"int"`` or ``"str"``)."""
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+def _integer_ids(s: pd.Series, *, column: str) -> np.ndarray | None:
+    """Integer ids as int64 (integer-valued floats included), ``None`` for string ids;
+    missing ids, booleans and non-integer floats are a :class:`DataError`."""
     if s.isna().any():
         miss = int(s.isna().sum())
         raise DataError(
@@ -92,15 +92,23 @@ def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.n
     if pd.api.types.is_bool_dtype(s):
         raise DataError(f"column {column!r} (the id) must hold integers or strings; got booleans")
     if pd.api.types.is_integer_dtype(s):
-        v = s.to_numpy().astype(np.int64, copy=False)
-        return _core.mix64(v.view(np.uint64)), "int"
+        return np.asarray(s.to_numpy()).astype(np.int64, copy=False)
     if pd.api.types.is_float_dtype(s):
         v = s.to_numpy()
-        if np.all(v == np.round(v)):
-            return _core.mix64(v.astype(np.int64).view(np.uint64)), "int"
-        raise DataError(
-            f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
-        )
+        if not np.all(v == np.round(v)):
+            raise DataError(
+                f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
+            )
+        return v.astype(np.int64)
+    return None
+
+
+def id_hash(values: pd.Series | np.ndarray, *, column: str = "id") -> tuple[np.ndarray, str]:
+    """Seed-free 64-bit hash of each id and the id kind (``"int"`` or ``"str"``)."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    ints = _integer_ids(s, column=column)
+    if ints is not None:
+        return _core.mix64(ints.view(np.uint64)), "int"
     arr = s.astype(str).to_numpy(dtype=object)
     return pd.util.hash_array(arr, hash_key=_ID_HASH_KEY, categorize=True), "str"
 
@@ -654,22 +662,9 @@ def _id_bits(s: pd.Series, *, column: str) -> tuple[str, np.ndarray, np.ndarray 
     Integer ids enter with their own bits (no copy); string ids through a seed-free
     64-bit hash.
     """
-    if s.isna().any():
-        miss = int(s.isna().sum())
-        raise DataError(
-            f"column {column!r} (the id) has {miss} missing values; every unit needs an id"
-        )
-    if pd.api.types.is_bool_dtype(s):
-        raise DataError(f"column {column!r} (the id) must hold integers or strings; got booleans")
-    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
-        if pd.api.types.is_float_dtype(s):
-            v = s.to_numpy()
-            if not np.all(v == np.round(v)):
-                raise DataError(
-                    f"column {column!r} (the id) must hold integers or strings; got non-integer floats"
-                )
-        ids = canonical_ids(s.astype(np.int64) if pd.api.types.is_float_dtype(s) else s, "int")
-        return "int", ids.view(np.uint64), None
+    ints = _integer_ids(s, column=column)
+    if ints is not None:
+        return "int", ints.view(np.uint64), None
     h0, kind = id_hash(s, column=column)
     return kind, h0, h0
 
