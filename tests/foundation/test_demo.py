@@ -18,10 +18,8 @@ SEED = 11
 TRIAL_PERSONS = 30_000
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    proc = subprocess.run(
+def _run_demo(out):
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -40,6 +38,12 @@ def demo(tmp_path_factory):
         text=True,
         timeout=900,
     )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    proc = _run_demo(out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc.stderr
 
@@ -158,25 +162,7 @@ def _without_timings(obj):
 def test_demo_is_reproducible_with_its_seed(demo, tmp_path):
     out, _ = demo
     again = tmp_path / "again"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trialkit",
-            "demo",
-            "--out",
-            str(again),
-            "--n-persons",
-            "8000",
-            "--trial-persons",
-            str(TRIAL_PERSONS),
-            "--seed",
-            str(SEED),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = _run_demo(again)
     assert proc.returncode == 0, proc.stderr[-2000:]
     first = json.loads((out / "results.json").read_text())
     second = json.loads((again / "results.json").read_text())
